@@ -1,0 +1,1 @@
+"""``famtune-engine``: the command line, a thin layer over the engine."""

@@ -1,0 +1,55 @@
+"""What every command shares: the result shape, file reading and opening the engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.core import Famtune
+from engine.errors import FamtuneError, ValidationFailed
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Result:
+    """A command's answer: ``data`` is printed with --json, ``text`` otherwise."""
+
+    data: Any
+    text: str = ""
+    exit_code: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+def open_engine(args: argparse.Namespace) -> Famtune:
+    return Famtune(getattr(args, "home", None), getattr(args, "profile", None))
+
+
+def read_input(path: str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """Read a file named on the command line ('-' is stdin) with a plain error if it fails."""
+    if path == "-":
+        data = sys.stdin.buffer.read(max_bytes + 1)
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise FamtuneError(f"{what} {path} does not exist or is not a file")
+        if p.stat().st_size > max_bytes:
+            raise ValidationFailed("", f"{what} {path} is too large (limit {max_bytes} bytes)")
+        data = p.read_bytes()
+    if len(data) > max_bytes:
+        raise ValidationFailed("", f"{what} is too large (limit {max_bytes} bytes)")
+    return data
+
+
+def write_json_file(path: Path, document: Any) -> None:
+    """Write a JSON file atomically: nothing is left behind if writing fails."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

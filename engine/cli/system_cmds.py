@@ -1,0 +1,100 @@
+"""``init``, ``status`` and ``config show``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from engine import families
+from engine.cli.common import Result, open_engine
+from engine.config import load_config
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="create and prepare the data directory")
+    p.add_argument("--no-demo", action="store_true", help="do not load the demo family")
+    p.add_argument("--skip-training-cache", action="store_true",
+                   help="do not prepare the training copy of the base model now")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("status", parents=[common], help="health of the data directory")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("config", parents=[common], help="configuration")
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = config_sub.add_parser("show", parents=[common],
+                                 help="the effective configuration and its sources")
+    show.set_defaults(func=cmd_config_show)
+
+
+def cmd_init(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    quiet = bool(getattr(args, "json", False))
+
+    def say(message: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"  {message}\n")
+
+    report = ft.initialize(demo=not args.no_demo, training_cache=not args.skip_training_cache,
+                           progress=say)
+    ft.close()
+    return Result(report, f"famtune is ready in {report['home']}")
+
+
+def cmd_status(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    status: dict[str, Any] = {"home": str(ft.data.root), "initialized": ft.initialized,
+                              "profile": ft.resolved_config.profile}
+    if not ft.initialized:
+        status.update(baseModel=None, families=[], activeModels=[], lastErrors=[],
+                      health="not initialized")
+        return Result(status, f"{ft.data.root}: not initialized (run 'famtune-engine init')")
+    from engine import basemodel
+
+    record = ft.last_base_model()
+    base: dict[str, Any] | None = None
+    problems: list[str] = []
+    if record is None:
+        problems.append("no base model recorded")
+    else:
+        base = {"path": record.path, "sha256": record.sha256, "ok": True,
+                "trainingCache": record.training_cache}
+        try:
+            basemodel.verify_gguf(basemodel.Path(record.path), expected_sha256=None)
+            if basemodel.file_size(record.path) != record.size_bytes:
+                raise basemodel.ModelFileError("base model size changed since it was verified")
+        except Exception as exc:
+            base["ok"] = False
+            base["error"] = str(exc)
+            problems.append(f"base model: {exc}")
+    with ft.db.read() as session:
+        fams = [{"familyId": f.id, "familyName": f.family_name, "demo": f.is_demo}
+                for f in families.list_families(session)]
+    errors = [{"at": e.created_at.isoformat(), "level": e.level, "component": e.component,
+               "message": e.message} for e in ft.recent_events() if e.level == "error"]
+    integrity = ft.db.integrity_check()
+    if integrity != "ok":
+        problems.append(f"database integrity: {integrity}")
+    status.update(baseModel=base, families=fams, activeModels=[], lastErrors=errors,
+                  database={"path": str(ft.data.database), "integrity": integrity},
+                  health="ok" if not problems else "degraded", problems=problems)
+    lines = [f"data directory: {ft.data.root} (profile {status['profile']})",
+             f"base model: {base['path'] if base else 'none'} "
+             f"({'ok' if base and base['ok'] else 'NOT OK'})",
+             f"families: {', '.join(f['familyId'] for f in fams) or 'none'}",
+             f"health: {status['health']}"]
+    lines += [f"  problem: {p}" for p in problems]
+    ft.close()
+    return Result(status, "\n".join(lines))
+
+
+def cmd_config_show(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    resolved = load_config(ft.data, getattr(args, "profile", None))
+    doc = resolved.to_json()
+    width = max(len(k) for k in doc["config"])
+    lines = [f"profile: {doc['profile']}"]
+    lines += [f"  {k:<{width}}  {v!r:<28} ({doc['sources'].get(k, '')})"
+              for k, v in doc["config"].items()]
+    return Result(doc, "\n".join(lines))

@@ -1,0 +1,168 @@
+"""The engine's context: one data directory, its configuration and its database.
+
+Everything above (CLI, GUI, integration facade) opens a ``Famtune`` and calls into it.
+Heavy pieces (Presidio, llama.cpp, torch) are created lazily by the modules that need them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from engine import families
+from engine.config import FineTuningConfig, ResolvedConfig, load_config
+from engine.crypto import Cipher, create_key_file
+from engine.db import migrate
+from engine.db.database import Database
+from engine.db.tables import BaseModelRecord, EventLog, utcnow
+from engine.errors import FamtuneError
+from engine.paths import DataDir, default_home, resource_path
+from engine.profiles import parse_profile_text
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class Famtune:
+    """An opened data directory. Cheap to create; nothing heavy happens until asked."""
+
+    def __init__(self, home: Path | str | None = None, profile: str | None = None) -> None:
+        self.data = DataDir(Path(home).expanduser() if home else default_home())
+        self._profile_name = profile
+
+    @cached_property
+    def resolved_config(self) -> ResolvedConfig:
+        return load_config(self.data, self._profile_name)
+
+    @property
+    def config(self) -> FineTuningConfig:
+        return self.resolved_config.config
+
+    @property
+    def initialized(self) -> bool:
+        return self.data.database.exists() and self.data.key_file.exists()
+
+    def require_initialized(self) -> None:
+        if not self.initialized:
+            raise FamtuneError(
+                f"famtune has no data in {self.data.root}; run 'famtune-engine init' first"
+            )
+
+    @cached_property
+    def db(self) -> Database:
+        self.require_initialized()
+        database = Database(self.data.database)
+        migrate.upgrade(database)
+        return database
+
+    @cached_property
+    def cipher(self) -> Cipher:
+        return Cipher.from_file(self.data.key_file)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.close()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def initialize(self, *, demo: bool = True, training_cache: bool = True,
+                   progress: Progress | None = None) -> dict[str, Any]:
+        """Create the data directory, schema, key, base model (and its training copy), demo.
+
+        Idempotent: running it again checks everything and repairs what is missing.
+        """
+        say = progress or (lambda _msg: None)
+        self.data.ensure()
+        say(f"data directory {self.data.root}")
+        key_created = create_key_file(self.data.key_file)
+        database = Database(self.data.database)
+        migrated = migrate.upgrade(database)
+        self.__dict__["db"] = database
+        say("database schema is current" if not migrated else "database schema created")
+
+        base = self.ensure_base_model(progress=say, training_cache=training_cache)
+        demo_loaded = False
+        if demo:
+            demo_loaded = self.load_demo_family()
+            if demo_loaded:
+                say("demo family 'smith-family' loaded")
+        return {
+            "home": str(self.data.root),
+            "keyCreated": key_created,
+            "migrated": migrated,
+            "baseModel": base,
+            "demoFamilyLoaded": demo_loaded,
+        }
+
+    def ensure_base_model(self, *, progress: Progress | None = None,
+                          training_cache: bool = True) -> dict[str, Any]:
+        from engine import basemodel
+
+        say = progress or (lambda _msg: None)
+        configured = self.config.base_model_path
+        if configured:
+            path = Path(configured).expanduser()
+            summary = basemodel.verify_gguf(path)
+            sha = basemodel.sha256_file(path)
+            size, source = path.stat().st_size, "configured"
+        else:
+            say("assembling the bundled Gemma 3 270M base model")
+            info = basemodel.assemble_base_model(self.data)
+            path, sha, size, source = info.path, info.sha256, info.size_bytes, info.source
+            summary = basemodel.verify_gguf(path, expected_sha256=sha)
+        say(f"base model {path.name} verified ({summary.architecture}, sha256 {sha[:12]}...)")
+        cache_dir: Path | None = None
+        if training_cache:
+            cache_dir = basemodel.training_cache_dir(self.data, sha)
+            if not basemodel.is_training_cache_ready(cache_dir):
+                say("preparing the training copy of the base model (once, about a minute)")
+                cache_dir = basemodel.prepare_training_cache(self.data, path)
+            say("training copy ready")
+        with self.db.write() as session:
+            session.add(BaseModelRecord(
+                path=str(path), sha256=sha, size_bytes=size, source=source,
+                training_cache=str(cache_dir) if cache_dir else None,
+            ))
+        return {"path": str(path), "sha256": sha, "sizeBytes": size, "source": source,
+                "ok": True, "trainingCache": str(cache_dir) if cache_dir else None}
+
+    def load_demo_family(self) -> bool:
+        """Load the bundled demo family unless a family with its id already exists."""
+        profile = parse_profile_text(resource_path("demo_family.json").read_bytes())
+        with self.db.write() as session:
+            if families.family_exists(session, family_id=profile.family_id):
+                return False
+            families.save_profile(session, profile=profile, is_demo=True)
+        return True
+
+    def last_base_model(self) -> BaseModelRecord | None:
+        with self.db.read() as session:
+            return session.exec(
+                select(BaseModelRecord).order_by(col(BaseModelRecord.id).desc())
+            ).first()
+
+    # -- operational log ------------------------------------------------------------------
+
+    def log_event(self, level: str, component: str, message: str) -> None:
+        """Record an operational error or warning for ``status`` (best effort)."""
+        getattr(log, level if level in ("error", "warning", "info") else "info")(
+            "%s: %s", component, message
+        )
+        try:
+            with self.db.write() as session:
+                session.add(EventLog(level=level, component=component,
+                                     message=message[:1000], created_at=utcnow()))
+        except Exception:  # logging must never break the caller
+            log.exception("could not record event")
+
+    def recent_events(self, limit: int = 10) -> list[EventLog]:
+        with self.db.read() as session:
+            return list(session.exec(
+                select(EventLog).order_by(col(EventLog.id).desc()).limit(limit)
+            ).all())

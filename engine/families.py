@@ -1,0 +1,130 @@
+"""Family profiles in the database: plain keyword-only functions that take a session."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, delete, select
+
+from engine.db.tables import (
+    Family,
+    FamilyPreferenceRow,
+    Member,
+    SafetySettingsRow,
+    TimeRestrictionRow,
+    utcnow,
+)
+from engine.errors import NotFound
+from engine.profiles import (
+    FamilyMember,
+    FamilyPreferences,
+    FamilyProfile,
+    MemberPreferences,
+    SafetySettings,
+    TimeRestriction,
+)
+
+
+def save_profile(session: Session, *, profile: FamilyProfile, is_demo: bool = False) -> bool:
+    """Insert or replace a family's whole profile. Returns True when the family is new."""
+    family = session.get(Family, profile.family_id)
+    created = family is None
+    if family is None:
+        family = Family(id=profile.family_id, is_demo=is_demo)
+    family.family_name = profile.family_name
+    family.updated_at = utcnow()
+    session.add(family)
+    for table in (Member, TimeRestrictionRow, FamilyPreferenceRow, SafetySettingsRow):
+        session.exec(delete(table).where(col(table.family_id) == profile.family_id))  # type: ignore[call-overload]
+    session.flush()
+    for position, m in enumerate(profile.members):
+        session.add(Member(
+            family_id=profile.family_id, position=position, user_id=m.user_id,
+            display_name=m.display_name, age=m.age, role=m.role, safety_level=m.safety_level,
+            learning_style=m.preferences.learning_style,
+            difficulty_level=m.preferences.difficulty_level,
+            interests=list(m.preferences.interests),
+            preferred_topics=list(m.preferences.preferred_topics),
+            avoided_topics=list(m.preferences.avoided_topics),
+        ))
+    prefs = profile.preferences
+    session.add(FamilyPreferenceRow(
+        family_id=profile.family_id, communication_style=prefs.communication_style,
+        content_categories=list(prefs.content_categories),
+        educational_focus=list(prefs.educational_focus),
+    ))
+    safety = profile.safety_settings
+    session.add(SafetySettingsRow(
+        family_id=profile.family_id, max_content_rating=safety.max_content_rating,
+        blocked_topics=list(safety.blocked_topics),
+    ))
+    for position, window in enumerate(safety.time_restrictions):
+        session.add(TimeRestrictionRow(
+            family_id=profile.family_id, position=position, start_time=window.start_time,
+            end_time=window.end_time, days_of_week=list(window.days_of_week),
+            restricted_content=list(window.restricted_content),
+        ))
+    return created
+
+
+def get_profile(session: Session, *, family_id: str) -> FamilyProfile:
+    family = session.get(Family, family_id)
+    if family is None:
+        raise NotFound(f"no family {family_id!r}")
+    members = session.exec(
+        select(Member).where(Member.family_id == family_id).order_by(col(Member.position))
+    ).all()
+    prefs = session.get(FamilyPreferenceRow, family_id)
+    safety = session.get(SafetySettingsRow, family_id)
+    windows = session.exec(
+        select(TimeRestrictionRow).where(TimeRestrictionRow.family_id == family_id)
+        .order_by(col(TimeRestrictionRow.position))
+    ).all()
+    return FamilyProfile(
+        family_id=family.id,
+        family_name=family.family_name,
+        members=[
+            FamilyMember(
+                user_id=m.user_id, display_name=m.display_name, age=m.age,
+                role=m.role,  # type: ignore[arg-type]
+                safety_level=m.safety_level,  # type: ignore[arg-type]
+                preferences=MemberPreferences(
+                    interests=m.interests,
+                    learning_style=m.learning_style,  # type: ignore[arg-type]
+                    difficulty_level=m.difficulty_level,  # type: ignore[arg-type]
+                    preferred_topics=m.preferred_topics, avoided_topics=m.avoided_topics,
+                ),
+            )
+            for m in members
+        ],
+        preferences=FamilyPreferences(
+            communication_style=prefs.communication_style,  # type: ignore[arg-type]
+            content_categories=prefs.content_categories,
+            educational_focus=prefs.educational_focus,
+        ) if prefs else FamilyPreferences(),
+        safety_settings=SafetySettings(
+            max_content_rating=safety.max_content_rating,  # type: ignore[arg-type]
+            blocked_topics=safety.blocked_topics,
+            time_restrictions=[
+                TimeRestriction(
+                    start_time=w.start_time, end_time=w.end_time, days_of_week=w.days_of_week,
+                    restricted_content=w.restricted_content,
+                )
+                for w in windows
+            ],
+        ) if safety else SafetySettings(),
+    )
+
+
+def list_families(session: Session) -> list[Family]:
+    return list(session.exec(select(Family).order_by(col(Family.id))).all())
+
+
+def family_exists(session: Session, *, family_id: str) -> bool:
+    return session.get(Family, family_id) is not None
+
+
+def delete_family(session: Session, *, family_id: str) -> None:
+    """Remove a family and, through ON DELETE CASCADE, every row that belongs to it."""
+    family = session.get(Family, family_id)
+    if family is None:
+        raise NotFound(f"no family {family_id!r}")
+    session.delete(family)

@@ -147,6 +147,33 @@ class Famtune:
                 select(BaseModelRecord).order_by(col(BaseModelRecord.id).desc())
             ).first()
 
+    def check_base_model(self, *, full: bool = False) -> dict[str, Any]:
+        """The recorded base model, re-checked: header always, sha256 too when ``full``."""
+        from engine import basemodel
+        from engine.errors import ModelFileError
+
+        record = self.last_base_model()
+        if record is None:
+            return {"path": None, "sha256": None, "ok": False,
+                    "error": "no base model recorded; run 'famtune-engine init'"}
+        report: dict[str, Any] = {"path": record.path, "sha256": record.sha256, "ok": True,
+                                  "sizeBytes": record.size_bytes, "source": record.source,
+                                  "trainingCache": record.training_cache}
+        try:
+            path = Path(record.path)
+            if not path.is_file():
+                raise ModelFileError(f"base model {path} is missing")
+            if path.stat().st_size != record.size_bytes:
+                raise ModelFileError(
+                    f"base model {path.name} changed size since it was verified "
+                    f"({path.stat().st_size} bytes, expected {record.size_bytes})"
+                )
+            basemodel.verify_gguf(path, expected_sha256=record.sha256 if full else None,
+                                  what="base model")
+        except ModelFileError as exc:
+            report.update(ok=False, error=str(exc))
+        return report
+
     # -- operational log ------------------------------------------------------------------
 
     def log_event(self, level: str, component: str, message: str) -> None:

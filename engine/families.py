@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, delete, select
 
+from engine import audit
 from engine.db.tables import (
     Family,
     FamilyPreferenceRow,
@@ -23,17 +26,52 @@ from engine.profiles import (
 )
 
 
-def save_profile(session: Session, *, profile: FamilyProfile, is_demo: bool = False) -> bool:
-    """Insert or replace a family's whole profile. Returns True when the family is new."""
+def safety_changes(session: Session, *, old: FamilyProfile,
+                   new: FamilyProfile) -> dict[str, Any]:
+    """What changed in the parental settings, for the audit trail (members by reference)."""
+    changes: dict[str, Any] = {}
+    before, after = old.safety_settings, new.safety_settings
+    if before.max_content_rating != after.max_content_rating:
+        changes["maxContentRating"] = {"from": before.max_content_rating,
+                                       "to": after.max_content_rating}
+    added = [t for t in after.blocked_topics if t not in before.blocked_topics]
+    removed = [t for t in before.blocked_topics if t not in after.blocked_topics]
+    if added or removed:
+        changes["blockedTopics"] = {"added": added, "removed": removed}
+    if before.time_restrictions != after.time_restrictions:
+        changes["timeRestrictions"] = {
+            "from": [w.model_dump(by_alias=True, mode="json") for w in before.time_restrictions],
+            "to": [w.model_dump(by_alias=True, mode="json") for w in after.time_restrictions],
+        }
+    levels = []
+    for member in new.members:
+        previous = old.member(member.user_id)
+        if previous is not None and previous.safety_level != member.safety_level:
+            ref = audit.member_ref(session, family_id=new.family_id, member_id=member.user_id)
+            levels.append({"member": ref, "from": previous.safety_level,
+                           "to": member.safety_level})
+    if levels:
+        changes["memberSafetyLevels"] = levels
+    return changes
+
+
+def save_profile(session: Session, *, profile: FamilyProfile, is_demo: bool = False,
+                 actor: str = "system") -> bool:
+    """Insert or replace a family's whole profile. Returns True when the family is new.
+
+    Audited: ``profile_imported`` for a new family, ``settings_changed`` (with what changed)
+    when the safety settings differ, else ``profile_updated``.
+    """
     family = session.get(Family, profile.family_id)
     created = family is None
+    old = None if created else get_profile(session, family_id=profile.family_id)
     if family is None:
         family = Family(id=profile.family_id, is_demo=is_demo)
     family.family_name = profile.family_name
     family.updated_at = utcnow()
     session.add(family)
     for table in (Member, TimeRestrictionRow, FamilyPreferenceRow, SafetySettingsRow):
-        session.exec(delete(table).where(col(table.family_id) == profile.family_id))  # type: ignore[call-overload]
+        session.exec(delete(table).where(col(table.family_id) == profile.family_id))
     session.flush()
     for position, m in enumerate(profile.members):
         session.add(Member(
@@ -62,6 +100,16 @@ def save_profile(session: Session, *, profile: FamilyProfile, is_demo: bool = Fa
             end_time=window.end_time, days_of_week=list(window.days_of_week),
             restricted_content=list(window.restricted_content),
         ))
+    if old is None:
+        audit.record_event(session, event_type="profile_imported", family_id=profile.family_id,
+                           actor=actor, details={"members": len(profile.members)})
+    else:
+        changes = safety_changes(session, old=old, new=profile)
+        audit.record_event(
+            session, event_type="settings_changed" if changes else "profile_updated",
+            family_id=profile.family_id, actor=actor,
+            details={"members": len(profile.members), **({"changes": changes} if changes else {})},
+        )
     return created
 
 
@@ -84,12 +132,12 @@ def get_profile(session: Session, *, family_id: str) -> FamilyProfile:
         members=[
             FamilyMember(
                 user_id=m.user_id, display_name=m.display_name, age=m.age,
-                role=m.role,  # type: ignore[arg-type]
-                safety_level=m.safety_level,  # type: ignore[arg-type]
+                role=m.role,
+                safety_level=m.safety_level,
                 preferences=MemberPreferences(
                     interests=m.interests,
-                    learning_style=m.learning_style,  # type: ignore[arg-type]
-                    difficulty_level=m.difficulty_level,  # type: ignore[arg-type]
+                    learning_style=m.learning_style,
+                    difficulty_level=m.difficulty_level,
                     preferred_topics=m.preferred_topics, avoided_topics=m.avoided_topics,
                 ),
             )
@@ -127,4 +175,7 @@ def delete_family(session: Session, *, family_id: str) -> None:
     family = session.get(Family, family_id)
     if family is None:
         raise NotFound(f"no family {family_id!r}")
+    members = session.exec(select(Member).where(Member.family_id == family_id)).all()
     session.delete(family)
+    audit.record_event(session, event_type="family_deleted", family_id=family_id,
+                       details={"members": len(members)})

@@ -47,7 +47,9 @@ def normalize_topic(topic: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=2000)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, str_max_length=2000, strict=True
+    )
 
 
 class MemberPreferences(_Strict):
@@ -112,15 +114,16 @@ class FamilyProfile(_Strict):
     preferences: FamilyPreferences = Field(default_factory=FamilyPreferences)
     safety_settings: SafetySettings = Field(default_factory=SafetySettings, alias="safetySettings")
 
-    @model_validator(mode="after")
-    def _unique_members(self) -> FamilyProfile:
+    @field_validator("members")
+    @classmethod
+    def _unique_members(cls, members: list[FamilyMember]) -> list[FamilyMember]:
         seen: set[str] = set()
-        for member in self.members:
+        for member in members:
             key = member.user_id.lower()
             if key in seen:
                 raise ValueError(f"duplicate member userId {member.user_id!r}")
             seen.add(key)
-        return self
+        return members
 
     def member(self, user_id: str) -> FamilyMember | None:
         return next((m for m in self.members if m.user_id == user_id), None)

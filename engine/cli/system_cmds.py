@@ -19,6 +19,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("status", parents=[common], help="health of the data directory")
+    p.add_argument("--verify", action="store_true",
+                   help="also re-hash the base model (a few seconds)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("config", parents=[common], help="configuration")
@@ -50,24 +52,8 @@ def cmd_status(args: argparse.Namespace) -> Result:
         status.update(baseModel=None, families=[], activeModels=[], lastErrors=[],
                       health="not initialized")
         return Result(status, f"{ft.data.root}: not initialized (run 'famtune-engine init')")
-    from engine import basemodel
-
-    record = ft.last_base_model()
-    base: dict[str, Any] | None = None
-    problems: list[str] = []
-    if record is None:
-        problems.append("no base model recorded")
-    else:
-        base = {"path": record.path, "sha256": record.sha256, "ok": True,
-                "trainingCache": record.training_cache}
-        try:
-            basemodel.verify_gguf(basemodel.Path(record.path), expected_sha256=None)
-            if basemodel.file_size(record.path) != record.size_bytes:
-                raise basemodel.ModelFileError("base model size changed since it was verified")
-        except Exception as exc:
-            base["ok"] = False
-            base["error"] = str(exc)
-            problems.append(f"base model: {exc}")
+    base = ft.check_base_model(full=args.verify)
+    problems: list[str] = [] if base["ok"] else [f"base model: {base['error']}"]
     with ft.db.read() as session:
         fams = [{"familyId": f.id, "familyName": f.family_name, "demo": f.is_demo}
                 for f in families.list_families(session)]
@@ -80,11 +66,10 @@ def cmd_status(args: argparse.Namespace) -> Result:
                   database={"path": str(ft.data.database), "integrity": integrity},
                   health="ok" if not problems else "degraded", problems=problems)
     lines = [f"data directory: {ft.data.root} (profile {status['profile']})",
-             f"base model: {base['path'] if base else 'none'} "
-             f"({'ok' if base and base['ok'] else 'NOT OK'})",
-             f"families: {', '.join(f['familyId'] for f in fams) or 'none'}",
+             f"base model: {base['path'] or 'none'} ({'ok' if base['ok'] else 'NOT OK'})",
+             f"families: {', '.join(str(f['familyId']) for f in fams) or 'none'}",
              f"health: {status['health']}"]
-    lines += [f"  problem: {p}" for p in problems]
+    lines += [f"  problem: {problem}" for problem in problems]
     ft.close()
     return Result(status, "\n".join(lines))
 

@@ -1,0 +1,55 @@
+"""Layering rules that review alone would not keep: the engine never imports Qt, and the GUI
+starts without torch, transformers, peft or llama_cpp."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "transformers", "peft", "llama_cpp")
+
+
+def _imports(path: Path, *, top_level_only: bool) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    names: list[str] = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+def test_engine_never_imports_qt() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "engine").rglob("*.py")
+        for name in _imports(path, top_level_only=False)
+        if name.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "qtpy", "famtune_gui")
+    ]
+    assert offenders == []
+
+
+def test_heavy_ml_modules_are_imported_lazily() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for pkg in ("engine", "famtune_gui")
+        for path in (ROOT / pkg).rglob("*.py")
+        for name in _imports(path, top_level_only=True)
+        if name.split(".")[0] in HEAVY
+    ]
+    assert offenders == []
+
+
+def test_cli_and_gui_entry_modules_do_not_load_heavy_modules() -> None:
+    code = (
+        "import sys, engine.cli.main, famtune_gui.app\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin"})
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,366 @@
+"""The recommendation API: the family model when one is active, the general engine otherwise.
+
+``RecommendationService.recommend`` is what the facade, the CLI and the GUI call. The way of a
+request: profile and context -> safety pre-filter and ranking of the catalog (general engine)
+-> if the family has an active model, llama.cpp with the family's adapter chooses among the
+best candidates, constrained by a JSON schema -> every chosen item and every generated reason
+is validated again -> cache. Any failure of the model path (missing or corrupt files, a
+deadline, unparseable output) falls back to the general engine's answer, and the cause is
+logged where ``famtune-engine status`` shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, select
+
+from engine import families
+from engine.catalog import Catalog, CatalogItem
+from engine.context import RequestContext, parse_context
+from engine.db.tables import Family, Interaction, ModelVersion, Setting
+from engine.errors import FamtuneError
+from engine.recommend.general import (
+    GeneralEngine,
+    Recommendation,
+    Scored,
+    Taste,
+    interests_of,
+    learn_taste,
+    to_recommendation,
+)
+from engine.safety import SafetyValidator, parse_item
+from engine.safety.validator import Audience, active_windows
+
+if TYPE_CHECKING:
+    from engine.core import Famtune
+    from engine.inference.llama_service import LlamaService
+
+log = logging.getLogger(__name__)
+
+ADAPTER_FILE = "adapter.gguf"
+ENABLED_KEY = "personalization_enabled"
+CANDIDATES_PER_SLOT = 3
+CACHE_ENTRIES = 256
+CACHE_TTL_S = 600.0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One answer: the recommendations plus how it was made."""
+
+    recommendations: list[Recommendation]
+    source: str
+    model_version: int | None = None
+    cache_hit: bool = False
+    latency_ms: float = 0.0
+    fallback_reason: str | None = None
+    tokens_per_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recommendations": [r.to_json() for r in self.recommendations],
+            "source": self.source,
+            "modelVersion": self.model_version,
+            "cacheHit": self.cache_hit,
+            "latencyMs": round(self.latency_ms, 2),
+            "fallbackReason": self.fallback_reason,
+        }
+
+
+@dataclass
+class _Cache:
+    """A small LRU with a time limit. Keys carry every version the answer depends on."""
+
+    entries: OrderedDict[tuple[Any, ...], tuple[float, Batch]] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[Any, ...]) -> Batch | None:
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is None or time.monotonic() - hit[0] > CACHE_TTL_S:
+                return None
+            self.entries.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: tuple[Any, ...], batch: Batch) -> None:
+        with self.lock:
+            self.entries[key] = (time.monotonic(), batch)
+            self.entries.move_to_end(key)
+            while len(self.entries) > CACHE_ENTRIES:
+                self.entries.popitem(last=False)
+
+    def clear(self, family_id: str | None = None) -> None:
+        with self.lock:
+            for key in [k for k in self.entries if family_id is None or k[0] == family_id]:
+                del self.entries[key]
+
+
+def active_model(session: Session, family_id: str) -> ModelVersion | None:
+    """The family's serving version, if any."""
+    found: ModelVersion | None = session.exec(
+        select(ModelVersion).where(ModelVersion.family_id == family_id, col(ModelVersion.is_active))
+    ).first()
+    return found
+
+
+def personalization_enabled(session: Session) -> bool:
+    row = session.get(Setting, ENABLED_KEY)
+    return row is None or row.value != "false"
+
+
+class RecommendationService:
+    """Generates recommendations for one data directory. Thread-safe; share one per process."""
+
+    def __init__(
+        self,
+        ft: Famtune,
+        *,
+        validator: SafetyValidator | None = None,
+        llama: LlamaService | None = None,
+    ) -> None:
+        self.ft = ft
+        self.validator = validator or SafetyValidator()
+        self.general = GeneralEngine(self.validator)
+        self.catalog = Catalog(ft)
+        self.cache = _Cache()
+        self._llama = llama
+        self._llama_lock = threading.Lock()
+        self._taste: dict[tuple[str, int, tuple[str, ...]], Taste] = {}
+
+    # -- the API ------------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        family_id: str,
+        context: RequestContext | dict[str, Any],
+        target_member: str | None = None,
+        *,
+        n: int = 5,
+        at: datetime | None = None,
+    ) -> Batch:
+        started = time.perf_counter()
+        ctx = parse_context(context, path="context")
+        if not 1 <= n <= 20:
+            raise FamtuneError("n must be between 1 and 20")
+        members = (target_member,) if target_member else ()
+        with self.ft.db.read() as session:
+            profile = families.get_profile(session, family_id=family_id)
+            family = session.get(Family, family_id)
+            interactions = session.exec(
+                select(func.count(col(Interaction.id))).where(Interaction.family_id == family_id)
+            ).one()
+            model = active_model(session, family_id)
+            enabled = personalization_enabled(session) and self.ft.config.enabled
+        audience = self.validator.audience(profile, members, ctx.family_members)
+        moment = at or ctx.at
+        windows = tuple(f"{w.start_time}-{w.end_time}" for w, _ in active_windows(audience, moment))
+        use_model = model if enabled else None
+        key = (
+            family_id,
+            tuple(m.user_id for m in audience.members),
+            ctx.bucket().key(),
+            ctx.current_activity or "",
+            windows,
+            n,
+            use_model.version if use_model else None,
+            family.updated_at.isoformat() if family else "",
+            self.catalog.version_token(),
+            interactions,
+        )
+        cached = self.cache.get(key)
+        if cached is not None:
+            return replace(
+                cached, cache_hit=True, latency_ms=(time.perf_counter() - started) * 1000
+            )
+        items = self.catalog.items()
+        taste = self._family_taste(family_id, interactions, audience, items)
+        ranked = self.general.rank(profile, ctx, items, members=members, taste=taste, at=moment)
+        interests = interests_of(audience.members)
+        general = [
+            to_recommendation(s, source="general", context=ctx, interests=interests)
+            for s in ranked[:n]
+        ]
+        batch = Batch(general, "general")
+        if use_model is not None:
+            batch = self._with_model(
+                use_model,
+                profile.preferences.communication_style,
+                audience,
+                ctx,
+                ranked,
+                general,
+                n,
+            )
+        batch = replace(batch, latency_ms=(time.perf_counter() - started) * 1000)
+        self.cache.put(key, batch)
+        return batch
+
+    def invalidate(self, family_id: str | None = None) -> None:
+        self.cache.clear(family_id)
+
+    def close(self) -> None:
+        with self._llama_lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
+    # -- the family model ---------------------------------------------------------------------
+
+    def llama(self) -> LlamaService:
+        """The llama.cpp service over the recorded base model, loaded once (mmap)."""
+        with self._llama_lock:
+            if self._llama is None:
+                from engine.inference.llama_service import LlamaService
+
+                record = self.ft.last_base_model()
+                if record is None:
+                    raise FamtuneError("no base model recorded; run 'famtune-engine init'")
+                self._llama = LlamaService(
+                    Path(record.path),
+                    n_threads=self.ft.config.inference_threads,
+                    seed=self.ft.config.seed,
+                )
+            return self._llama
+
+    def _with_model(
+        self,
+        model: ModelVersion,
+        style: str,
+        audience: Audience,
+        ctx: RequestContext,
+        ranked: list[Scored],
+        general: list[Recommendation],
+        n: int,
+    ) -> Batch:
+        try:
+            picks, tokens_per_s = self._model_picks(model, style, audience, ctx, ranked, n)
+        except Exception as exc:  # any model failure: the general answer, with the cause
+            cause = f"family model v{model.version} for {model.family_id}: {exc}"
+            self.ft.log_event("error", "inference", cause)
+            return Batch(general, "general", fallback_reason=str(exc))
+        chosen = {r.id for r in picks}
+        filled = picks + [r for r in general if r.id not in chosen][: n - len(picks)]
+        if len(filled) < n:
+            filled += [
+                to_recommendation(s, source="general")
+                for s in ranked
+                if s.item.id not in {r.id for r in filled}
+            ][: n - len(filled)]
+        return Batch(filled, "family-model", model_version=model.version, tokens_per_s=tokens_per_s)
+
+    def _model_picks(
+        self,
+        model: ModelVersion,
+        style: str,
+        audience: Audience,
+        ctx: RequestContext,
+        ranked: list[Scored],
+        n: int,
+    ) -> tuple[list[Recommendation], float]:
+        from engine.inference.prompts import build_recommendation_prompt, recommendation_schema
+
+        candidates = ranked[: max(n * CANDIDATES_PER_SLOT, n)]
+        if not candidates:
+            return [], 0.0
+        by_id = {s.item.id: s for s in candidates}
+        prompt = build_recommendation_prompt(
+            ctx.to_json(),
+            audience_facts(audience),
+            [candidate_facts(s.item) for s in candidates],
+            n,
+            style,
+        )
+        schema = recommendation_schema(list(by_id), n)
+        result = self.llama().generate_json(
+            prompt,
+            schema,
+            adapter=Path(model.path) / ADAPTER_FILE,
+            deadline_s=self.ft.config.inference_deadline_s,
+        )
+        if result.stopped_by_deadline:
+            raise FamtuneError(f"no answer within {self.ft.config.inference_deadline_s:.1f} s")
+        if not isinstance(result.parsed, dict):
+            raise FamtuneError("the model's answer is not the expected JSON")
+        picks: list[Recommendation] = []
+        for entry in result.parsed.get("recommendations", []):
+            scored = by_id.get(str(entry.get("id")))
+            if scored is None or any(p.id == scored.item.id for p in picks):
+                continue
+            reason = str(entry.get("reason", "")).strip()
+            if not reason or not self._reason_is_safe(audience, scored.item, reason, ctx):
+                reason = ""  # keep the (safe) item, use the general engine's sentence
+            picks.append(
+                to_recommendation(
+                    scored,
+                    source="family-model",
+                    reason=_sentence(reason) if reason else None,
+                    model_version=model.version,
+                    context=ctx,
+                    interests=interests_of(audience.members),
+                )
+            )
+        return picks[:n], result.tokens_per_s
+
+    def _reason_is_safe(
+        self, audience: Audience, item: CatalogItem, reason: str, ctx: RequestContext
+    ) -> bool:
+        doc = item.to_json()
+        doc["reason"] = reason
+        verdict = self.validator.judge(audience, parse_item(doc), active_windows(audience, ctx.at))
+        return verdict.allowed
+
+    def _family_taste(
+        self, family_id: str, count: int, audience: Audience, items: list[CatalogItem]
+    ) -> Taste:
+        members = tuple(m.user_id for m in audience.members)
+        key = (family_id, count, members)
+        taste = self._taste.get(key)
+        if taste is None:
+            with self.ft.db.read() as session:  # clear columns only: no decryption needed
+                rows = session.exec(
+                    select(Interaction)
+                    .where(Interaction.family_id == family_id)
+                    .options(defer(Interaction.payload))  # type: ignore[arg-type]
+                ).all()
+            taste = learn_taste(rows, {i.id: i for i in items}, members=members)
+            if len(self._taste) > 64:
+                self._taste.clear()
+            self._taste[key] = taste
+        return taste
+
+
+def audience_facts(audience: Audience) -> list[dict[str, Any]]:
+    """What the prompt may say about the audience: no names, only ages, roles, interests."""
+    return [
+        {
+            "age": m.age,
+            "role": m.role,
+            "interests": sorted({*m.preferences.interests, *m.preferences.preferred_topics}),
+        }
+        for m in audience.members
+    ]
+
+
+def candidate_facts(item: CatalogItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "category": item.category,
+        "topics": list(item.topics),
+    }
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    text = text[0].upper() + text[1:] if text else text
+    return text if text.endswith((".", "!", "?")) else text + "."

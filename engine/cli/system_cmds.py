@@ -6,9 +6,12 @@ import argparse
 import sys
 from typing import Any
 
+from sqlmodel import col, select
+
 from engine import families
 from engine.cli.common import Result, open_engine
 from engine.config import load_config
+from engine.db.tables import ModelVersion
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -55,6 +58,9 @@ def cmd_status(args: argparse.Namespace) -> Result:
     base = ft.check_base_model(full=args.verify)
     problems: list[str] = [] if base["ok"] else [f"base model: {base['error']}"]
     with ft.db.read() as session:
+        active = [{"familyId": m.family_id, "version": m.version,
+                   "performanceScore": m.performance_score, "safetyScore": m.safety_score}
+                  for m in session.exec(select(ModelVersion).where(col(ModelVersion.is_active)))]
         fams = [{"familyId": f.id, "familyName": f.family_name, "demo": f.is_demo}
                 for f in families.list_families(session)]
     errors = [{"at": e.created_at.isoformat(), "level": e.level, "component": e.component,
@@ -62,7 +68,7 @@ def cmd_status(args: argparse.Namespace) -> Result:
     integrity = ft.db.integrity_check()
     if integrity != "ok":
         problems.append(f"database integrity: {integrity}")
-    status.update(baseModel=base, families=fams, activeModels=[], lastErrors=errors,
+    status.update(baseModel=base, families=fams, activeModels=active, lastErrors=errors,
                   database={"path": str(ft.data.database), "integrity": integrity},
                   health="ok" if not problems else "degraded", problems=problems)
     lines = [f"data directory: {ft.data.root} (profile {status['profile']})",

@@ -272,7 +272,7 @@ def test_service_target_member_and_errors(
         service.recommend("smith-family", CTX, "nobody")
     with pytest.raises(NotFound):
         service.recommend("no-family", CTX)
-    with pytest.raises(ValidationFailed, match="context.timeOfDay"):
+    with pytest.raises(ValidationFailed, match=r"context\.timeOfDay"):
         service.recommend("smith-family", {**CTX, "timeOfDay": "teatime"})
 
 

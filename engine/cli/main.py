@@ -12,10 +12,13 @@ from typing import NoReturn
 
 from engine.cli import (
     audit_cmds,
+    catalog_cmds,
     family_cmds,
     interaction_cmds,
     privacy_cmds,
+    recommend_cmds,
     safety_cmds,
+    sim_cmds,
     system_cmds,
 )
 from engine.cli.common import Result
@@ -29,6 +32,9 @@ COMMAND_MODULES = [
     privacy_cmds,
     interaction_cmds,
     audit_cmds,
+    catalog_cmds,
+    sim_cmds,
+    recommend_cmds,
 ]
 
 

@@ -1,10 +1,204 @@
-"""CLI commands (being written)."""
+"""``audit list | verify``, ``pin set | check``, ``data export | erase``, ``backup``, ``restore``.
+
+PINs are read from stdin (one per line) so that they never appear in the process list or the
+shell history; ``data erase`` also accepts ``$FAMTUNE_PIN``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
 from typing import Any
+
+from engine import audit, datarights
+from engine import pin as parental
+from engine.cli.common import Result, open_engine, write_json_file
+from engine.errors import FamtuneError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Adds this module's sub-commands."""
+    p = sub.add_parser("audit", parents=[common], help="the audit trail")
+    aud = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    lst = aud.add_parser("list", parents=[common], help="recent audit events, newest first")
+    lst.add_argument(
+        "--type",
+        dest="event_type",
+        choices=audit.EVENT_TYPES,
+        metavar="T",
+        help="only events of this type",
+    )
+    lst.add_argument("--family", metavar="F", help="only events about this family")
+    lst.add_argument("--limit", type=int, default=200, metavar="N", help="at most N events")
+    lst.set_defaults(func=cmd_audit_list)
+    ver = aud.add_parser("verify", parents=[common], help="check the audit hash chain")
+    ver.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("pin", parents=[common], help="the parental PIN (read from stdin)")
+    pin = p.add_subparsers(dest="pin_command", metavar="ACTION", required=True)
+    pin.add_parser(
+        "set",
+        parents=[common],
+        help="set the PIN; to change it give the current PIN on the first line "
+        "and the new one on the second",
+    ).set_defaults(func=cmd_pin_set)
+    pin.add_parser("check", parents=[common], help="check a PIN (exit 0 when right)").set_defaults(
+        func=cmd_pin_check
+    )
+
+    p = sub.add_parser("data", parents=[common], help="data rights: export and erase")
+    data = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    exp = data.add_parser(
+        "export", parents=[common], help="everything stored about a family, as JSON"
+    )
+    exp.add_argument("family_id", metavar="F")
+    exp.add_argument("out", metavar="OUT.json")
+    exp.set_defaults(func=cmd_data_export)
+    era = data.add_parser(
+        "erase",
+        parents=[common],
+        help="erase a family or one member (needs the PIN when one is set: stdin or $FAMTUNE_PIN)",
+    )
+    era.add_argument("family_id", metavar="F")
+    era.add_argument("--member", metavar="M", help="erase only this member")
+    era.set_defaults(func=cmd_data_erase)
+
+    p = sub.add_parser(
+        "backup", parents=[common], help="write a .tar.gz backup of the data directory"
+    )
+    p.add_argument("out", metavar="OUT", help="archive to write, or a directory to write it in")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser(
+        "restore", parents=[common], help="restore a backup into an empty or new --home"
+    )
+    p.add_argument("archive", metavar="IN")
+    p.add_argument(
+        "--force", action="store_true", help="replace the data of a non-empty data directory"
+    )
+    p.set_defaults(func=cmd_restore)
+
+
+def _read_line(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().strip()
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+def cmd_audit_list(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    with ft.db.read() as session:
+        events = audit.list_events(
+            session, event_type=args.event_type, family_id=args.family, limit=args.limit
+        )
+    ft.close()
+    rows = [audit.event_json(e) for e in events]
+    text = "\n".join(
+        f"{r['id']:>6} {r['createdAt'][:19]} {r['eventType']:<18} "
+        f"{r['familyId'] or '-':<20} {r['actor']}"
+        for r in rows
+    )
+    return Result({"events": rows}, text or "no audit events")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    with ft.db.read() as session:
+        report = audit.verify_chain(session)
+    ft.close()
+    if not report.ok:
+        sys.stderr.write(f"famtune-engine: error: {report.message}\n")
+    return Result(report.to_json(), report.message, exit_code=0 if report.ok else 1)
+
+
+# -- pin ------------------------------------------------------------------------------------
+
+
+def cmd_pin_set(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    with ft.db.read() as session:
+        existing = parental.pin_is_set(session)
+    current = _read_line("Current PIN: ") if existing else None
+    new = _read_line("New PIN: ")
+    parental.validate_pin(new)
+    with ft.db.write() as session:
+        created = parental.set_pin(session, new, current_pin=current)
+    ft.close()
+    return Result(
+        {"pinSet": True, "changed": not created},
+        "parental PIN set" if created else "parental PIN changed",
+    )
+
+
+def cmd_pin_check(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    given = _read_line("PIN: ")
+    with ft.db.write() as session:
+        result = parental.check_pin(session, given)
+    ft.close()
+    if not result.is_set:
+        raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")
+    if not result.ok:
+        raise parental.PinRejected(result)
+    return Result({"ok": True}, result.message)
+
+
+# -- data rights ----------------------------------------------------------------------------
+
+
+def cmd_data_export(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise FamtuneError(f"cannot write {out}: {out.parent} is not a directory")
+    document = datarights.export_family_data(ft, args.family_id)
+    ft.close()
+    write_json_file(out, document)
+    return Result(
+        {
+            "familyId": args.family_id,
+            "path": str(out),
+            "interactions": len(document["interactions"]),
+            "auditEvents": len(document["auditEvents"]),
+        },
+        f"exported everything stored about {args.family_id} to {out}",
+    )
+
+
+def cmd_data_erase(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    with ft.db.read() as session:
+        needs_pin = parental.pin_is_set(session)
+    given = None
+    if needs_pin:
+        given = os.environ.get("FAMTUNE_PIN") or _read_line("Parental PIN: ") or None
+    summary = datarights.erase_family_data(ft, args.family_id, args.member, pin=given)
+    ft.close()
+    what = f"member {args.member} of {args.family_id}" if args.member else args.family_id
+    return Result(
+        summary,
+        f"erased {what}: {summary['interactions']} interactions, "
+        f"{summary['modelVersions']} model versions, "
+        f"{summary['files']} files",
+    )
+
+
+def cmd_backup(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    summary = datarights.backup(ft, Path(args.out))
+    ft.close()
+    return Result(summary, f"backup written to {summary['path']} ({summary['files']} files)")
+
+
+def cmd_restore(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)  # only for the --home resolution
+    summary = datarights.restore(Path(args.archive), ft.data.root, force=args.force)
+    return Result(
+        summary,
+        f"restored {summary['families']} families into {summary['home']}; "
+        f"run 'famtune-engine init' to re-create the base model",
+    )

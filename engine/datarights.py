@@ -1,0 +1,541 @@
+"""Data rights (COPPA / GDPR): export everything stored about a family, erase a family or a
+member, and back up / restore the whole data directory.
+
+Erasure leaves no row that names the erased family or member: their rows are deleted, their
+model files removed, operational log lines that mention the family are redacted, and their
+audit events are re-keyed to unlinkable pseudonyms with the chain re-sealed (see
+:mod:`engine.audit` for why and how). Erasing a member also removes the family's model
+versions: every adapter may have learned from that member's interactions and cannot unlearn
+them, so the family's next training run starts again from the interactions that remain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from pydantic.alias_generators import to_camel
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel, col, delete, select
+
+from engine import audit, families
+from engine import pin as parental
+from engine.db import migrate
+from engine.db.database import Database
+from engine.db.tables import (
+    Family,
+    Interaction,
+    MetricSample,
+    ModelVersion,
+    TrainingRun,
+    utcnow,
+)
+from engine.errors import FamtuneError, NotFound
+from engine.paths import DataDir
+
+if TYPE_CHECKING:
+    from engine.core import Famtune
+
+EXPORT_FORMAT = "famtune-family-export"
+BACKUP_FORMAT = "famtune-backup"
+BACKUP_MANIFEST = "backup.json"
+# Rows erase removes by name, or that go with the family row (ON DELETE CASCADE).
+_HANDLED_TABLES = {
+    "audit_event",
+    "family",
+    "member",
+    "family_preferences",
+    "safety_settings",
+    "time_restriction",
+    "interaction",
+    "model_version",
+    "training_run",
+    "metric_sample",
+}
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _row_json(row: SQLModel, skip: tuple[str, ...] = ("family_id",)) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in row.model_dump().items():
+        if name in skip or isinstance(value, bytes):
+            continue
+        out[to_camel(name)] = _iso(value) if isinstance(value, datetime) else value
+    return out
+
+
+def _files_under(root: Path, base: Path) -> list[dict[str, Any]]:
+    if not root.is_dir():
+        return []
+    return [
+        {"path": str(p.relative_to(base)), "sizeBytes": p.stat().st_size}
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    ]
+
+
+def export_family_data(ft: Famtune, family_id: str) -> dict[str, Any]:
+    """Everything stored about a family as camelCase JSON; audited as ``data_exported``."""
+    with ft.db.write() as session:
+        family = session.get(Family, family_id)
+        if family is None:
+            raise NotFound(f"no family {family_id!r}")
+        profile = families.get_profile(session, family_id=family_id)
+        interactions = []
+        for row in session.exec(
+            select(Interaction)
+            .where(Interaction.family_id == family_id)
+            .order_by(col(Interaction.id))
+        ):
+            item = _row_json(row, skip=("family_id", "payload"))
+            try:
+                item["payload"] = ft.cipher.decrypt_json(row.payload)
+            except FamtuneError as exc:
+                item["payload"], item["payloadError"] = None, str(exc)
+            interactions.append(item)
+
+        def rows(table: Any) -> list[dict[str, Any]]:
+            query = select(table).where(table.family_id == family_id).order_by(col(table.id))
+            return [_row_json(r) for r in session.exec(query)]
+
+        document: dict[str, Any] = {
+            "format": EXPORT_FORMAT,
+            "formatVersion": 1,
+            "exportedAt": _iso(utcnow()),
+            "familyId": family_id,
+            "family": _row_json(family, skip=("id",)),
+            "profile": profile.to_json(),
+            "interactions": interactions,
+            "modelVersions": rows(ModelVersion),
+            "trainingRuns": rows(TrainingRun),
+            "metricSamples": rows(MetricSample),
+            "modelFiles": _files_under(ft.data.family_models(family_id), ft.data.root),
+            "auditEvents": [
+                audit.event_json(e)
+                for e in reversed(audit.list_events(session, family_id=family_id, limit=1_000_000))
+            ],
+        }
+        audit.record_event(
+            session,
+            event_type="data_exported",
+            family_id=family_id,
+            actor="parent",
+            details={
+                "interactions": len(interactions),
+                "modelVersions": len(document["modelVersions"]),
+                "auditEvents": len(document["auditEvents"]),
+            },
+        )
+    return document
+
+
+# -- erase ----------------------------------------------------------------------------------
+
+
+def _delete(session: Session, table: Any, *conditions: Any) -> int:
+    result = session.exec(delete(table).where(*conditions))
+    return int(result.rowcount or 0)
+
+
+def _other_family_tables(session: Session) -> list[str]:
+    """Tables (beyond the ones erase handles by name) that have a ``family_id`` column."""
+    conn = session.connection()
+    names = [
+        r[0]
+        for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    found = []
+    for name in names:
+        if name in _HANDLED_TABLES:
+            continue
+        columns = {r[1] for r in conn.exec_driver_sql(f'PRAGMA table_info("{name}")')}
+        if "family_id" in columns:
+            found.append(name)
+    return found
+
+
+def _family_dirs(ft: Famtune, family_id: str) -> list[Path]:
+    dirs = [ft.data.family_models(family_id), ft.data.root / "checkpoints" / family_id]
+    for path in dirs:  # family ids cannot hold '/' or start with '.', but never trust a path
+        if path.resolve().parent not in (
+            ft.data.models_dir.resolve(),
+            (ft.data.root / "checkpoints").resolve(),
+        ):
+            raise FamtuneError(f"refusing to remove {path}: outside the data directory")
+    return dirs
+
+
+def _remove_dirs(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        removed += sum(1 for p in path.rglob("*") if p.is_file())
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise FamtuneError(
+                f"the data was erased from the database, but {path} could not "
+                f"be removed ({exc.strerror}); remove it by hand"
+            ) from None
+    return removed
+
+
+def _drop_member(value: Any, member_id: str) -> Any:
+    if isinstance(value, list):
+        return [_drop_member(v, member_id) for v in value if v != member_id]
+    if isinstance(value, dict):
+        return {
+            k: (None if v == member_id else _drop_member(v, member_id)) for k, v in value.items()
+        }
+    return value
+
+
+def erase_family_data(
+    ft: Famtune,
+    family_id: str,
+    member_id: str | None = None,
+    *,
+    pin: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Erase a member (interactions, profile entry, the family's models) or, without
+    ``member_id``, a whole family. Needs the parental PIN when one is set. Returns counts."""
+    with ft.db.read() as session:
+        if not families.family_exists(session, family_id=family_id):
+            raise NotFound(f"no family {family_id!r}")
+    with ft.db.write() as session:
+        parental.require_pin(session, pin, purpose="erase data", now=now)
+    dirs = _family_dirs(ft, family_id)
+    with ft.db.write() as session:
+        if member_id is None:
+            summary = _erase_family(session, family_id)
+        else:
+            summary = _erase_member(ft, session, family_id, member_id)
+    summary["files"] = _remove_dirs(dirs)
+    return summary
+
+
+def _erase_family(session: Session, family_id: str) -> dict[str, Any]:
+    profile = families.get_profile(session, family_id=family_id)
+    summary: dict[str, Any] = {
+        "familyId": family_id,
+        "scope": "family",
+        "members": len(profile.members),
+        "interactions": _delete(session, Interaction, Interaction.family_id == family_id),
+        "modelVersions": _delete(session, ModelVersion, ModelVersion.family_id == family_id),
+        "trainingRuns": _delete(session, TrainingRun, TrainingRun.family_id == family_id),
+        "metricSamples": _delete(session, MetricSample, MetricSample.family_id == family_id),
+    }
+    conn = session.connection()
+    other = 0
+    for table in _other_family_tables(session):
+        other += int(
+            conn.exec_driver_sql(
+                f'DELETE FROM "{table}" WHERE family_id = ?', (family_id,)
+            ).rowcount
+            or 0
+        )
+    family = session.get(Family, family_id)
+    if family is not None:
+        session.delete(family)  # cascades to members, preferences and safety settings
+    session.flush()
+    resealed = audit.pseudonymize_family(
+        session, family_id=family_id, member_ids=[m.user_id for m in profile.members]
+    )
+    pseudonym = resealed.pseudonym
+    conn.execute(
+        text(
+            "UPDATE event_log SET message = replace(message, :fid, :alias) "
+            "WHERE instr(message, :fid) > 0"
+        ),
+        {"fid": family_id, "alias": pseudonym},
+    )
+    conn.execute(
+        text("DELETE FROM setting WHERE instr(key, :fid) > 0 AND key NOT LIKE 'audit.%'"),
+        {"fid": family_id},
+    )
+    summary["otherRows"] = other
+    summary["auditEventsPseudonymized"] = resealed.events_rekeyed
+    audit.record_event(
+        session,
+        event_type="data_erased",
+        family_id=pseudonym,
+        actor="parent",
+        details={k: v for k, v in summary.items() if k != "familyId"}
+        | {"auditResealed": resealed.to_json()},
+    )
+    return summary
+
+
+def _erase_member(ft: Famtune, session: Session, family_id: str, member_id: str) -> dict[str, Any]:
+    profile = families.get_profile(session, family_id=family_id)
+    if profile.member(member_id) is None:
+        raise NotFound(f"family {family_id!r} has no member {member_id!r}")
+    if len(profile.members) == 1:
+        raise FamtuneError(
+            f"{member_id} is the only member of {family_id}; a family needs at "
+            f"least one member, so erase the whole family instead "
+            f"('famtune-engine data erase {family_id}')"
+        )
+    interactions = _delete(
+        session, Interaction, Interaction.family_id == family_id, Interaction.member_id == member_id
+    )
+    redacted = 0
+    for row in session.exec(select(Interaction).where(Interaction.family_id == family_id)):
+        try:
+            payload = ft.cipher.decrypt_json(row.payload)
+        except FamtuneError:
+            continue
+        cleaned = _drop_member(payload, member_id)
+        if cleaned != payload:
+            row.payload = ft.cipher.encrypt_json(cleaned)
+            session.add(row)
+            redacted += 1
+    models = _delete(session, ModelVersion, ModelVersion.family_id == family_id)
+    remaining = [m for m in profile.members if m.user_id != member_id]
+    families.save_profile(
+        session, profile=profile.model_copy(update={"members": remaining}), actor="parent"
+    )
+    resealed = audit.pseudonymize_member(session, family_id=family_id, member_id=member_id)
+    summary: dict[str, Any] = {
+        "familyId": family_id,
+        "scope": "member",
+        "members": 1,
+        "interactions": interactions,
+        "interactionsRedacted": redacted,
+        "modelVersions": models,
+        "auditEventsPseudonymized": resealed.events_rekeyed,
+    }
+    audit.record_event(
+        session,
+        event_type="data_erased",
+        family_id=family_id,
+        actor="parent",
+        details={k: v for k, v in summary.items() if k != "familyId"}
+        | {"member": resealed.pseudonym, "auditResealed": resealed.to_json()},
+    )
+    return summary
+
+
+# -- backup and restore ---------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _backup_sources(data: DataDir) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for everything a backup holds besides the database."""
+    files = [
+        ("famtune.key", data.key_file),
+        ("famtune.toml", data.config_file),
+        ("base/manifest.json", data.base_dir / "manifest.json"),
+    ]
+    out = [(name, path) for name, path in files if path.is_file()]
+    if data.models_dir.is_dir():
+        out += [
+            (p.relative_to(data.root).as_posix(), p)
+            for p in sorted(data.models_dir.rglob("*"))
+            if p.is_file() and not p.is_symlink()
+        ]
+    return out
+
+
+def backup(ft: Famtune, out: Path) -> dict[str, Any]:
+    """Write a .tar.gz of the data directory: a consistent copy of the database (SQLite's
+    online backup API, safe while the app runs), the key, famtune.toml, the base model's
+    manifest and the family models. Not the base model or its training copy: ``init``
+    re-creates them. The archive holds the encryption key: it is created owner-only (0600).
+    """
+    if out.is_dir():
+        out = out / f"famtune-backup-{utcnow().strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
+    if not out.parent.is_dir():
+        raise FamtuneError(f"cannot write the backup: {out.parent} is not a directory")
+    with ft.db.write() as session:
+        audit.record_event(session, event_type="backup_created", actor="parent")
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tempfile.TemporaryDirectory(prefix="famtune-backup-") as scratch:
+        db_copy = Path(scratch) / "famtune.db"
+        ft.db.backup_to(db_copy)
+        members = [("famtune.db", db_copy), *_backup_sources(ft.data)]
+        manifest = {
+            "format": BACKUP_FORMAT,
+            "formatVersion": 1,
+            "createdAt": _iso(utcnow()),
+            "sourceHome": str(ft.data.root.resolve()),
+            "files": {name: _sha256(path) for name, path in members},
+        }
+        manifest_path = Path(scratch) / BACKUP_MANIFEST
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
+                tar.add(manifest_path, arcname=BACKUP_MANIFEST, recursive=False)
+                for name, path in members:
+                    tar.add(path, arcname=name, recursive=False)
+                fh.flush()
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return {"path": str(out), "files": len(members), "sizeBytes": out.stat().st_size}
+
+
+def _allowed(name: str) -> bool:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        return False
+    return (
+        name in (BACKUP_MANIFEST, "famtune.db", "famtune.key", "famtune.toml", "base/manifest.json")
+        or path.parts[0] == "models"
+    )
+
+
+def _extract(archive: Path, staging: Path) -> dict[str, Any]:
+    """Unpack the archive's regular files into ``staging``, checking names and checksums."""
+    try:
+        with tarfile.open(archive, mode="r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isdir():
+                    continue
+                if not member.isfile() or not _allowed(member.name):
+                    raise FamtuneError(
+                        f"{archive} is not a famtune backup (unexpected entry {member.name!r})"
+                    )
+                source = tar.extractfile(member)
+                assert source is not None
+                target = staging / member.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with source, target.open("wb") as fh:
+                    shutil.copyfileobj(source, fh)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise FamtuneError(f"cannot read the backup {archive}: {exc}") from None
+    try:
+        manifest: dict[str, Any] = json.loads((staging / BACKUP_MANIFEST).read_text())
+        files: dict[str, str] = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise FamtuneError(f"{archive} is not a famtune backup (no readable manifest)") from None
+    if manifest.get("format") != BACKUP_FORMAT or "famtune.db" not in files:
+        raise FamtuneError(f"{archive} is not a famtune backup")
+    for name, digest in files.items():
+        path = staging / name
+        if not path.is_file() or _sha256(path) != digest:
+            raise FamtuneError(f"the backup {archive} is damaged: {name} is missing or changed")
+    return manifest
+
+
+def _check_restored(db_path: Path, source_home: str, target: Path) -> dict[str, Any]:
+    """Integrity check, migrations, paths moved to the new home, audit chain verified."""
+    database = Database(db_path)
+    try:
+        integrity = database.integrity_check()
+        if integrity != "ok":
+            raise FamtuneError(f"the backup's database fails its integrity check: {integrity}")
+        migrate.upgrade(database)
+        old, new = source_home.rstrip("/") + "/", str(target.resolve()) + "/"
+        with database.write() as session:
+            report = audit.verify_chain(session)
+            if not report.ok:
+                raise FamtuneError(f"the backup's {report.message}")
+            if old != new:
+                for table, column in (
+                    ("model_version", "path"),
+                    ("base_model", "path"),
+                    ("base_model", "training_cache"),
+                ):
+                    session.connection().execute(
+                        text(
+                            f"UPDATE {table} SET {column} = :new || substr({column}, :n) "
+                            f"WHERE substr({column}, 1, :len) = :old"
+                        ),
+                        {"new": new, "old": old, "n": len(old) + 1, "len": len(old)},
+                    )
+            audit.record_event(
+                session,
+                event_type="data_restored",
+                actor="parent",
+                details={"eventsVerified": report.events_checked},
+            )
+            families_restored = len(families.list_families(session))
+        return {
+            "integrity": integrity,
+            "auditEvents": report.events_checked + 1,
+            "families": families_restored,
+        }
+    finally:
+        database.close()
+
+
+_RESTORED = (
+    "famtune.db",
+    "famtune.db-wal",
+    "famtune.db-shm",
+    "famtune.key",
+    "famtune.toml",
+    "base/manifest.json",
+    "models",
+)
+
+
+def restore(archive: Path, target: Path, *, force: bool = False) -> dict[str, Any]:
+    """Restore a :func:`backup` archive into ``target``, an empty or new data directory
+    (``force`` replaces the data of a non-empty one). Checks the archive's checksums, the
+    database's integrity and the audit chain before anything in ``target`` is touched."""
+    if not archive.is_file():
+        raise FamtuneError(f"backup {archive} does not exist or is not a file")
+    if target.exists() and not target.is_dir():
+        raise FamtuneError(f"{target} is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise FamtuneError(
+            f"{target} is not empty; restore into an empty or new directory, "
+            f"or pass --force to replace its data"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
+    try:
+        manifest = _extract(archive, staging)
+        summary = _check_restored(
+            staging / "famtune.db", str(manifest.get("sourceHome", "")), target
+        )
+        (staging / BACKUP_MANIFEST).unlink()
+        data = DataDir(target)
+        data.ensure()
+        for name in _RESTORED:
+            old = target / name
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
+        for name in _RESTORED:
+            if (staging / name).exists():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, target / name)
+        data.ensure()
+        os.chmod(data.key_file, 0o600)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {
+        "home": str(target),
+        "restoredFrom": str(archive),
+        "createdAt": manifest.get("createdAt"),
+        **summary,
+    }

@@ -156,3 +156,30 @@ def test_usage_errors_are_one_line(cli: CliRun) -> None:
     with pytest.raises(SystemExit) as exc:
         cli("family", "frobnicate")
     assert exc.value.code == 2
+
+
+def test_changing_safety_settings_needs_the_pin(
+    cli: CliRun, tmp_path: Path, smith_profile: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    cli.json("family", "import", _write(tmp_path, smith_profile))
+    monkeypatch.setattr("sys.stdin", io.StringIO("2468\n"))
+    assert cli("pin", "set")[0] == 0
+    looser = copy.deepcopy(smith_profile)
+    looser["safetySettings"]["maxContentRating"] = "R"
+    before = _db_digest(cli.home)
+    monkeypatch.setattr("sys.stdin", io.StringIO("1111\n"))
+    code, _, err = cli("family", "import", _write(tmp_path, looser, "looser.json"))
+    assert code == 1
+    assert "PIN" in err
+    assert cli.json("family", "export", "smith-family") == smith_profile
+    assert _db_digest(cli.home) != before  # the failed try itself is counted and audited
+    monkeypatch.setenv("FAMTUNE_PIN", "2468")
+    assert cli.json("family", "import", _write(tmp_path, looser, "looser.json"))["created"] is False
+    assert cli.json("family", "export", "smith-family")["safetySettings"]["maxContentRating"] == "R"
+    # A change that does not touch safety needs no PIN.
+    monkeypatch.delenv("FAMTUNE_PIN")
+    looser["preferences"]["communicationStyle"] = "playful"
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.json("family", "import", _write(tmp_path, looser, "style.json"))["created"] is False

@@ -7,7 +7,6 @@ shell history; ``data erase`` also accepts ``$FAMTUNE_PIN``.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from engine import audit, datarights
 from engine import pin as parental
-from engine.cli.common import Result, open_engine, write_json_file
+from engine.cli.common import Result, open_engine, read_line, write_json_file
 from engine.errors import FamtuneError
 
 
@@ -80,12 +79,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_restore)
 
 
-def _read_line(prompt: str) -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass(prompt)
-    return sys.stdin.readline().strip()
-
-
 # -- audit ----------------------------------------------------------------------------------
 
 
@@ -122,8 +115,8 @@ def cmd_pin_set(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     with ft.db.read() as session:
         existing = parental.pin_is_set(session)
-    current = _read_line("Current PIN: ") if existing else None
-    new = _read_line("New PIN: ")
+    current = read_line("Current PIN: ") if existing else None
+    new = read_line("New PIN: ")
     parental.validate_pin(new)
     with ft.db.write() as session:
         created = parental.set_pin(session, new, current_pin=current)
@@ -136,7 +129,7 @@ def cmd_pin_set(args: argparse.Namespace) -> Result:
 
 def cmd_pin_check(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    given = _read_line("PIN: ")
+    given = read_line("PIN: ")
     with ft.db.write() as session:
         result = parental.check_pin(session, given)
     ft.close()
@@ -175,7 +168,7 @@ def cmd_data_erase(args: argparse.Namespace) -> Result:
         needs_pin = parental.pin_is_set(session)
     given = None
     if needs_pin:
-        given = os.environ.get("FAMTUNE_PIN") or _read_line("Parental PIN: ") or None
+        given = os.environ.get("FAMTUNE_PIN") or read_line("Parental PIN: ") or None
     summary = datarights.erase_family_data(ft, args.family_id, args.member, pin=given)
     ft.close()
     what = f"member {args.member} of {args.family_id}" if args.member else args.family_id

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,3 +55,26 @@ def write_json_file(path: Path, document: Any) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_line(prompt: str) -> str:
+    """One line from the keyboard (hidden) or from piped stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().strip()
+
+
+def require_parental_pin(ft: Famtune, purpose: str, *, stdin_free: bool = True) -> None:
+    """When a parental PIN is set, take it from $FAMTUNE_PIN or stdin and check it.
+
+    A wrong PIN is counted and audited even though the command then fails.
+    """
+    from engine import pin
+
+    with ft.db.read() as session:
+        if not pin.pin_is_set(session):
+            return
+    given = os.environ.get("FAMTUNE_PIN") or (read_line("Parental PIN: ") if stdin_free
+                                               else "")
+    with ft.db.write() as session:
+        pin.require_pin(session, given or None, purpose=purpose)

@@ -1,0 +1,380 @@
+"""Versioned family models: ``models/<family>/<version>/`` plus one ``model_version`` row each.
+
+A version becomes visible in one step. Its files are written into a staging directory
+(``models/<family>/.staging-*``), fsynced, renamed into place and the parent directory fsynced;
+only then is its row inserted. A crash before the row commits leaves an unreferenced directory
+that ``recover()`` removes at the next start, so a half-written version is never served.
+Exactly one version per family is active at a time; rollback re-activates a kept one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from engine.audit import record_event
+from engine.db.tables import ModelVersion, utcnow
+from engine.errors import FamtuneError, ModelFileError, NotFound
+
+if TYPE_CHECKING:
+    from engine.core import Famtune
+
+ADAPTER_GGUF = "adapter.gguf"
+MANIFEST = "manifest.json"
+STAGING_PREFIX = ".staging-"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the seed's ``getFamilyModelInfo`` returns, plus the store's own details."""
+
+    family_id: str
+    version: int
+    status: str
+    is_active: bool
+    last_updated: datetime
+    performance_score: float | None
+    baseline_score: float | None
+    safety_score: float | None
+    reason: str | None
+    path: str
+    interactions_used: int
+
+    @classmethod
+    def of(cls, row: ModelVersion) -> VersionInfo:
+        return cls(
+            row.family_id,
+            row.version,
+            row.status,
+            row.is_active,
+            row.activated_at or row.created_at,
+            row.performance_score,
+            row.baseline_score,
+            row.safety_score,
+            row.reason,
+            row.path,
+            row.interactions_used,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "familyId": self.family_id,
+            "version": self.version,
+            "status": self.status,
+            "isActive": self.is_active,
+            "lastUpdated": self.last_updated.isoformat(),
+            "performanceScore": self.performance_score,
+            "baselineScore": self.baseline_score,
+            "safetyScore": self.safety_score,
+            "reason": self.reason,
+            "path": self.path,
+            "interactionsUsed": self.interactions_used,
+        }
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ModelStore:
+    """The model versions of one data directory."""
+
+    def __init__(self, ft: Famtune) -> None:
+        self.ft = ft
+
+    # -- writing a version --------------------------------------------------------------------
+
+    def staging_dir(self, family_id: str) -> Path:
+        """A fresh directory to write a new version's files into."""
+        path = self.ft.data.family_models(family_id) / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        path.mkdir(parents=True)
+        return path
+
+    def commit(
+        self,
+        family_id: str,
+        staged: Path,
+        manifest: dict[str, Any],
+        *,
+        activate: bool,
+        status: str,
+        reason: str | None,
+        scores: dict[str, float | None],
+        interactions_used: int,
+    ) -> VersionInfo:
+        """Publish a staged version: manifest, fsync, rename, fsync parent, then the row.
+
+        ``manifest`` gets the sha256 of every file in the version, so loaders can verify
+        them. With ``activate``, the version replaces the family's active one.
+        """
+        files = {
+            p.name: sha256_of(p)
+            for p in sorted(staged.iterdir())
+            if p.is_file() and p.name != MANIFEST
+        }
+        if ADAPTER_GGUF not in files:
+            raise ModelFileError(f"the new version has no {ADAPTER_GGUF}")
+        with self.ft.db.write() as session:
+            version = self._next_version(session, family_id)
+        final = self.ft.data.family_models(family_id) / str(version)
+        document = {
+            **manifest,
+            "familyId": family_id,
+            "version": version,
+            "files": files,
+            "createdAt": utcnow().isoformat(),
+        }
+        (staged / MANIFEST).write_text(json.dumps(document, indent=2, sort_keys=True))
+        _fsync_tree(staged)
+        os.replace(staged, final)
+        _fsync_dir(final.parent)
+        try:
+            with self.ft.db.write() as session:
+                row = ModelVersion(
+                    family_id=family_id,
+                    version=version,
+                    status=status,
+                    is_active=False,
+                    path=str(final),
+                    base_sha256=str(manifest.get("baseSha256", "")),
+                    adapter_sha256=files[ADAPTER_GGUF],
+                    dataset_hash=str(manifest.get("datasetHash", "")),
+                    performance_score=scores.get("performanceScore"),
+                    baseline_score=scores.get("baselineScore"),
+                    safety_score=scores.get("safetyScore"),
+                    reason=reason,
+                    interactions_used=interactions_used,
+                )
+                session.add(row)
+                session.flush()
+                record_event(
+                    session,
+                    event_type="model_created",
+                    family_id=family_id,
+                    details={
+                        "version": version,
+                        "status": status,
+                        **{k: v for k, v in scores.items() if v is not None},
+                    },
+                )
+                if activate:
+                    self._activate(session, row, event="model_activated")
+                else:
+                    record_event(
+                        session,
+                        event_type="model_rejected",
+                        family_id=family_id,
+                        details={"version": version, "reason": reason or ""},
+                    )
+                info = VersionInfo.of(row)
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        return info
+
+    def _next_version(self, session: Session, family_id: str) -> int:
+        newest = session.exec(
+            select(func.max(ModelVersion.version)).where(ModelVersion.family_id == family_id)
+        ).one()
+        on_disk = [
+            int(p.name) for p in self.ft.data.family_models(family_id).glob("*") if p.name.isdigit()
+        ]
+        return max([newest or 0, *on_disk]) + 1
+
+    def _activate(
+        self,
+        session: Session,
+        row: ModelVersion,
+        *,
+        event: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        for other in session.exec(
+            select(ModelVersion).where(
+                ModelVersion.family_id == row.family_id, col(ModelVersion.is_active)
+            )
+        ):
+            other.is_active = False
+            other.status = "inactive"
+            session.add(other)
+        row.is_active = True
+        row.status = "active"
+        row.activated_at = utcnow()
+        session.add(row)
+        record_event(
+            session,
+            event_type=event,
+            family_id=row.family_id,
+            details={"version": row.version, **(details or {})},
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def versions(self, family_id: str | None = None) -> list[VersionInfo]:
+        with self.ft.db.read() as session:
+            query = select(ModelVersion).order_by(
+                col(ModelVersion.family_id), col(ModelVersion.version)
+            )
+            if family_id is not None:
+                query = query.where(ModelVersion.family_id == family_id)
+            return [VersionInfo.of(r) for r in session.exec(query)]
+
+    def active(self, family_id: str) -> VersionInfo | None:
+        return next((v for v in self.versions(family_id) if v.is_active), None)
+
+    def manifest(self, info: VersionInfo) -> dict[str, Any]:
+        path = Path(info.path) / MANIFEST
+        try:
+            loaded: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(
+                f"version {info.version} has no readable manifest: {exc}"
+            ) from None
+        return loaded
+
+    def verify_files(self, info: VersionInfo) -> None:
+        """Every file named in the manifest exists with its recorded sha256."""
+        manifest = self.manifest(info)
+        for name, expected in dict(manifest.get("files", {})).items():
+            path = Path(info.path) / name
+            if not path.is_file():
+                raise ModelFileError(f"version {info.version}: {name} is missing")
+            if sha256_of(path) != expected:
+                raise ModelFileError(
+                    f"version {info.version}: {name} does not match its "
+                    "checksum (corrupted or changed)"
+                )
+
+    # -- parent actions -----------------------------------------------------------------------
+
+    def rollback(self, family_id: str, to: int | None = None) -> VersionInfo:
+        """Activate version ``to``, or the newest kept version older than the active one."""
+        with self.ft.db.write() as session:
+            rows = list(
+                session.exec(
+                    select(ModelVersion)
+                    .where(ModelVersion.family_id == family_id)
+                    .order_by(col(ModelVersion.version))
+                )
+            )
+            if not rows:
+                raise NotFound(f"family {family_id!r} has no model versions")
+            current = next((r for r in rows if r.is_active), None)
+            if to is None:
+                older = [r for r in rows if current is None or r.version < current.version]
+                older = [r for r in older if r.status != "rejected"] or older
+                if not older:
+                    raise FamtuneError(f"{family_id} has no older version to roll back to")
+                target = older[-1]
+            else:
+                found = next((r for r in rows if r.version == to), None)
+                if found is None:
+                    raise NotFound(f"{family_id} has no version {to}")
+                target = found
+            if not (Path(target.path) / ADAPTER_GGUF).is_file():
+                raise ModelFileError(
+                    f"version {target.version}'s files are gone; it cannot be served"
+                )
+            self._activate(
+                session,
+                target,
+                event="model_rolled_back",
+                details={"from": current.version if current else None},
+            )
+            return VersionInfo.of(target)
+
+    def deactivate(self, family_id: str) -> None:
+        with self.ft.db.write() as session:
+            for row in session.exec(
+                select(ModelVersion).where(
+                    ModelVersion.family_id == family_id, col(ModelVersion.is_active)
+                )
+            ):
+                row.is_active = False
+                row.status = "inactive"
+                session.add(row)
+
+    def delete(self, family_id: str) -> int:
+        """Remove every version of a family: rows first (one transaction), then files."""
+        with self.ft.db.write() as session:
+            rows = list(
+                session.exec(select(ModelVersion).where(ModelVersion.family_id == family_id))
+            )
+            for row in rows:
+                session.delete(row)
+            record_event(
+                session,
+                event_type="model_deleted",
+                family_id=family_id,
+                details={"versions": [r.version for r in rows]},
+            )
+        shutil.rmtree(self.ft.data.family_models(family_id), ignore_errors=True)
+        return len(rows)
+
+    def cleanup(self, family_id: str, keep: int) -> list[int]:
+        """Remove the oldest versions beyond ``keep``; the active one is always kept."""
+        with self.ft.db.write() as session:
+            rows = list(
+                session.exec(
+                    select(ModelVersion)
+                    .where(ModelVersion.family_id == family_id)
+                    .order_by(col(ModelVersion.version))
+                )
+            )
+            spare = [r for r in rows if not r.is_active]
+            removed = spare[: max(0, len(rows) - max(1, keep))]
+            for row in removed:
+                session.delete(row)
+        for row in removed:
+            shutil.rmtree(row.path, ignore_errors=True)
+        return [r.version for r in removed]
+
+    def recover(self) -> list[Path]:
+        """Remove staging leftovers and version directories no row refers to (after a crash)."""
+        root = self.ft.data.models_dir
+        if not root.is_dir():
+            return []
+        with self.ft.db.read() as session:
+            known = {Path(r.path) for r in session.exec(select(ModelVersion))}
+        removed: list[Path] = []
+        for family_dir in root.iterdir():
+            if not family_dir.is_dir():
+                continue
+            for entry in family_dir.iterdir():
+                if entry.is_dir() and (
+                    entry.name.startswith(STAGING_PREFIX)
+                    or (entry.name.isdigit() and entry not in known)
+                ):
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+        return removed

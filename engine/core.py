@@ -32,9 +32,11 @@ Progress = Callable[[str], None]
 class Famtune:
     """An opened data directory. Cheap to create; nothing heavy happens until asked."""
 
-    def __init__(self, home: Path | str | None = None, profile: str | None = None) -> None:
+    def __init__(self, home: Path | str | None = None, profile: str | None = None, *,
+                 config: FineTuningConfig | None = None) -> None:
         self.data = DataDir(Path(home).expanduser() if home else default_home())
         self._profile_name = profile
+        self._config_override = config
 
     @cached_property
     def resolved_config(self) -> ResolvedConfig:
@@ -42,7 +44,11 @@ class Famtune:
 
     @property
     def config(self) -> FineTuningConfig:
-        return self.resolved_config.config
+        """The configuration in force: one given to the constructor, else the resolved one."""
+        return self._config_override or self.resolved_config.config
+
+    def use_config(self, config: FineTuningConfig) -> None:
+        self._config_override = config
 
     @property
     def initialized(self) -> bool:

@@ -95,3 +95,35 @@ class CliRun:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], home: Path) -> CliRun:
     return CliRun(capsys, home)
+
+
+# -- the base model (engine.basemodel) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def base_model_data(template_home: Path) -> Any:
+    """A ``DataDir`` holding the assembled bundled base model: the template home's.
+
+    Set ``FAMTUNE_TEST_BASE_HOME`` to a directory to keep the base model and its training
+    copy between sessions; it is then reused instead of rebuilt.
+    """
+    from engine import basemodel
+    from engine.paths import DataDir
+
+    keep = os.environ.get("FAMTUNE_TEST_BASE_HOME")
+    if not keep:
+        return DataDir(template_home)
+    data = DataDir(Path(keep).expanduser())
+    data.base_dir.mkdir(parents=True, exist_ok=True)
+    basemodel.assemble_base_model(data)
+    return data
+
+
+@pytest.fixture(scope="session")
+def training_cache(base_model_data: Any) -> Path:
+    """The training copy of the bundled base model (bf16 safetensors + fast tokenizer).
+    Prepared once per session in a subprocess: about a minute and a 3.2 GB peak."""
+    from engine import basemodel
+
+    info = basemodel.assemble_base_model(base_model_data)
+    return basemodel.prepare_training_cache(base_model_data, info.path, sha256=info.sha256)

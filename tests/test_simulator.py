@@ -379,3 +379,31 @@ def test_cli_simulate_refusals(cli: CliRun, tmp_path: Path, smith_profile: dict[
     with pytest.raises(SystemExit):
         cli("simulate", "--family", "smith-family", "--interactions", "5", "--seed", "1",
             "--archetype", "pirates")  # fmt: skip
+
+
+def test_app_recommender_shows_general_picks_and_explores() -> None:
+    """What `simulate` shows: the general engine's best three for the moment plus two other
+    safe ideas, the same for the same seed and moment."""
+    from engine.context import parse_context
+    from engine.recommend.general import GeneralEngine
+    from engine.sim.recommenders import app_recommender
+
+    profile = synthetic_profile("fam-x", "outdoorsy", seed=3)
+    items = load_builtin_catalog()
+    shows = app_recommender(profile, items, seed=7)
+    members = [m.user_id for m in profile.members]
+    context = {
+        "timeOfDay": "afternoon",
+        "dayOfWeek": "saturday",
+        "environmentalFactors": ["weekend"],
+        "at": "2026-11-28T15:00:00+00:00",
+    }
+    shown = shows(context, members)
+    ranked = [
+        s.item.id
+        for s in GeneralEngine().rank(profile, parse_context(context), items, members=members)
+    ]
+    assert len(shown) == 5 and len(set(shown)) == 5
+    assert shown[:3] == ranked[:3]
+    assert set(shown[3:]) <= set(ranked[3:])
+    assert shows(context, members) == shown

@@ -13,7 +13,8 @@ from engine import families
 from engine.catalog import Catalog
 from engine.cli.common import Result, open_engine
 from engine.errors import FamtuneError, ValidationFailed
-from engine.sim.simulator import MAX_RECORDS, FamilySimulator, Record
+from engine.sim.recommenders import app_recommender
+from engine.sim.simulator import MAX_RECORDS, FamilySimulator, Recommender, Record
 from engine.sim.tastes import ARCHETYPES, Archetype
 
 RECORDS_PER_DAY = 10  # a rough rate, only for the first guess of a start date
@@ -84,16 +85,16 @@ def _shift(records: list[Record], by: timedelta) -> list[Record]:
     return moved
 
 
-def _recent_history(sim: FamilySimulator, n: int) -> list[Record]:
+def _recent_history(sim: FamilySimulator, n: int, shows: Recommender) -> list[Record]:
     """``n`` records that end in the week before now: a first run measures how long the
     history lasts, a second starts that long ago, and whole weeks of shift (weekdays and times
     of day stay true) make up for the difference."""
     now = datetime.now().astimezone()
-    probe = sim.simulate(n, start=_midnight(now) - timedelta(days=n // RECORDS_PER_DAY + 1))
+    probe = sim.simulate(n, shows, start=_midnight(now) - timedelta(days=n // RECORDS_PER_DAY + 1))
     if not probe:
         return probe
     span = datetime.fromisoformat(probe[-1]["at"]) - datetime.fromisoformat(probe[0]["at"])
-    records = sim.simulate(n, start=_midnight(now - span) - timedelta(days=1))
+    records = sim.simulate(n, shows, start=_midnight(now - span) - timedelta(days=1))
     end = datetime.fromisoformat(records[-1]["at"])
     limit = now - timedelta(minutes=1)
     weeks = -((end - limit) // timedelta(weeks=1)) - 1  # the most weeks that keep end <= limit
@@ -122,11 +123,12 @@ def cmd_simulate(args: argparse.Namespace) -> Result:
             profile = families.get_profile(session, family_id=args.family)
         catalog = Catalog(ft).items()
         sim = FamilySimulator(profile, catalog, args.seed, archetype=archetype)
+        shows = app_recommender(profile, catalog, seed=args.seed)
         n = args.interactions
         if args.start is None:
-            records = _recent_history(sim, n)
+            records = _recent_history(sim, n, shows)
         else:
-            records = sim.simulate(n, start=args.start)
+            records = sim.simulate(n, shows, start=args.start)
             if records and datetime.fromisoformat(records[-1]["at"]) > datetime.now(timezone.utc):
                 raise ValidationFailed(
                     "start",

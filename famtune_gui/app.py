@@ -1,72 +1,80 @@
-"""Start the famtune window: ``famtune [--kiosk] [--home DIR]``."""
+"""Start the famtune window: ``famtune [--kiosk] [--home DIR] [--profile NAME]``.
+
+Without ``--kiosk`` it is an ordinary window. With it: full screen, no decorations, no way
+out without the parental PIN, dimming after a while without a tap.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QListWidget, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
 
-from engine import families
-from engine.core import Famtune
-from engine.errors import FamtuneError
-
-
-class MainWindow(QMainWindow):
-    """First screen: which data directory is open and which families it holds."""
-
-    def __init__(self, engine: Famtune) -> None:
-        super().__init__()
-        self.engine = engine
-        self.setWindowTitle("famtune")
-        self.resize(1024, 600)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        title = QLabel("famtune")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title.setStyleSheet("font-size: 32px; font-weight: bold;")
-        self.status_label = QLabel()
-        self.status_label.setWordWrap(True)
-        self.family_list = QListWidget()
-        layout.addWidget(title)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.family_list)
-        self.setCentralWidget(central)
-        self.refresh()
-
-    def refresh(self) -> None:
-        self.family_list.clear()
-        if not self.engine.initialized:
-            self.status_label.setText(
-                f"No data yet in {self.engine.data.root}. Run 'famtune-engine init' to set up."
-            )
-            return
-        try:
-            with self.engine.db.read() as session:
-                rows = families.list_families(session)
-        except FamtuneError as exc:
-            self.status_label.setText(f"Could not read family data: {exc}")
-            return
-        self.status_label.setText(f"Data directory: {self.engine.data.root}")
-        for fam in rows:
-            self.family_list.addItem(fam.family_name or fam.id)
+from famtune_gui.mainwindow import IDLE_DIM_MS, MainWindow
+from famtune_gui.session import EngineSession
+from famtune_gui.theme import apply_theme
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="famtune")
-    parser.add_argument("--kiosk", action="store_true", help="full screen, no decorations")
-    parser.add_argument("--home", metavar="DIR", help="data directory")
-    args, qt_args = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
-    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
-    window = MainWindow(Famtune(args.home))
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="famtune", description="famtune's touchscreen app")
+    parser.add_argument(
+        "--kiosk",
+        action="store_true",
+        help="full screen, no decorations, leave only with the parental PIN",
+    )
+    parser.add_argument("--home", metavar="DIR", help="data directory (default: $FAMTUNE_HOME)")
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="configuration profile (jetson, development, child-safe, ...)",
+    )
+    parser.add_argument(
+        "--dim-after",
+        metavar="S",
+        type=int,
+        default=IDLE_DIM_MS // 1000,
+        help="kiosk: dim the screen after S seconds without a tap",
+    )
+    args, qt_args = parser.parse_known_args(list(argv))
+    return args, qt_args
+
+
+def use_virtual_keyboard() -> None:
+    """Text fields get the Qt Virtual Keyboard on the device (not when rendering offscreen,
+    and not when the environment already chose an input method)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if "QT_IM_MODULE" not in os.environ and not platform.startswith(("offscreen", "minimal")):
+        os.environ["QT_IM_MODULE"] = "qtvirtualkeyboard"
+
+
+def build(args: argparse.Namespace, app: QApplication) -> MainWindow:
+    apply_theme(app)
+    session = EngineSession(args.home, args.profile, settings=QSettings("famtune", "famtune"))
+    window = MainWindow(session, kiosk=args.kiosk, idle_dim_ms=max(5, args.dim_after) * 1000)
     if args.kiosk:
-        window.setWindowFlag(Qt.WindowType.FramelessWindowHint)
+        window.setWindowFlags(window.windowFlags() | Qt.WindowType.FramelessWindowHint)
         window.showFullScreen()
     else:
         window.show()
-    return int(app.exec())
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
+    use_virtual_keyboard()
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("famtune")
+    window = build(args, app)
+    code = int(app.exec())
+    del window
+    return code
 
 
 if __name__ == "__main__":

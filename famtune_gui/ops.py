@@ -1,0 +1,324 @@
+"""The GUI's operations: one small function per user action, run by the bridge off the GUI
+thread. No Qt here. Each opens its own transaction, calls the engine and returns plain data
+(or raises a FamtuneError whose message is for people)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine import audit, datarights, families
+from engine import pin as parental
+from engine.core import Famtune
+from engine.db.tables import AuditEvent, Family
+from engine.errors import FamtuneError, NotFound, ValidationFailed
+from engine.integration import IntegrationMetrics, SimpleFineTuningIntegration
+from engine.modelstore import VersionInfo
+from engine.pin import PinCheck
+from engine.profiles import MAX_PROFILE_BYTES, FamilyProfile, parse_profile, parse_profile_text
+from engine.recommend.service import Batch
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class FamilyRef:
+    family_id: str
+    name: str
+    is_demo: bool
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the app needs to know when it opens a data directory."""
+
+    families: list[FamilyRef]
+    pin_set: bool
+    personalization: bool
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    """A validated profile ready to save, and whether saving it needs the parental PIN."""
+
+    profile: FamilyProfile
+    created: bool
+    needs_pin: bool
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Tags offered as chips: catalog topics (most used first), the sensitive topics of the
+    safety lexicon, and the catalog's categories."""
+
+    topics: list[str]
+    sensitive: list[str]
+    categories: list[str]
+
+
+@dataclass(frozen=True)
+class ModelsOverview:
+    family_id: str
+    versions: list[VersionInfo]
+    active: VersionInfo | None
+    since_last_model: int
+    needed: int
+    personalization: bool
+    data_note: str | None = None  # the engine's sentence on whether there is enough data
+
+
+# -- opening ---------------------------------------------------------------------------------
+
+
+def list_families(ft: Famtune) -> list[FamilyRef]:
+    with ft.db.read() as session:
+        return [
+            FamilyRef(f.id, f.family_name or f.id, f.is_demo)
+            for f in families.list_families(session)
+        ]
+
+
+def open_overview(facade: SimpleFineTuningIntegration) -> Overview:
+    """Open the data directory (migrations, crash leftovers) and read what the app shows."""
+    facade.initialize()
+    ft = facade.ft
+    _ = ft.config  # resolve the configuration here (it probes the machine), not on the GUI
+    with ft.db.read() as session:
+        pin_set = parental.pin_is_set(session)
+    return Overview(list_families(ft), pin_set, facade.is_enabled())
+
+
+def initialize(ft: Famtune, say: Callable[[str], None]) -> dict[str, Any]:
+    return ft.initialize(demo=True, training_cache=True, progress=say)
+
+
+def vocabulary() -> Vocabulary:
+    from collections import Counter
+
+    from engine.catalog import CATEGORIES, load_builtin_catalog
+    from engine.safety.lexicon import default_lexicon
+
+    sensitive = sorted(default_lexicon().topics)
+    counts = Counter(t for item in load_builtin_catalog() for t in item.topics)
+    topics = [t for t, _ in counts.most_common() if t not in sensitive]
+    return Vocabulary(topics, sensitive, list(CATEGORIES))
+
+
+# -- profiles --------------------------------------------------------------------------------
+
+
+def load_profile(ft: Famtune, family_id: str) -> FamilyProfile:
+    with ft.db.read() as session:
+        return families.get_profile(session, family_id=family_id)
+
+
+def guarded_view(profile: FamilyProfile) -> Any:
+    """What the parental PIN guards in a profile: the safety settings, and each member's age,
+    safety level and avoided topics (the same view ``famtune-engine family import`` uses)."""
+    members = sorted(
+        (m.user_id, m.age, m.safety_level, tuple(m.preferences.avoided_topics))
+        for m in profile.members
+    )
+    return profile.safety_settings.model_dump(), members
+
+
+def prepare_profile(ft: Famtune, document: dict[str, Any]) -> ProfileChange:
+    """Validate a profile document (ValidationFailed names the field) and compare it with
+    the stored one."""
+    profile = parse_profile(document)
+    with ft.db.read() as session:
+        exists = families.family_exists(session, family_id=profile.family_id)
+        old = families.get_profile(session, family_id=profile.family_id) if exists else None
+    needs_pin = old is not None and guarded_view(old) != guarded_view(profile)
+    return ProfileChange(profile, old is None, needs_pin)
+
+
+def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:
+    if not path.is_file():
+        raise FamtuneError(f"{path.name} does not exist or is not a file")
+    if path.stat().st_size > MAX_PROFILE_BYTES:
+        raise ValidationFailed("", f"{path.name} is too large for a family profile")
+    profile = parse_profile_text(path.read_bytes())
+    return prepare_profile(ft, profile.to_json())
+
+
+def save_profile(ft: Famtune, profile: FamilyProfile) -> FamilyProfile:
+    with ft.db.write() as session:
+        families.save_profile(session, profile=profile, actor="parent")
+    return load_profile(ft, profile.family_id)
+
+
+def write_json(path: Path, document: Any) -> Path:
+    """Write a JSON file atomically (nothing half-written is left when it fails)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    except OSError as exc:
+        raise FamtuneError(f"could not write {path.name}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def export_profile(ft: Famtune, family_id: str, path: Path) -> Path:
+    return write_json(path, load_profile(ft, family_id).to_json())
+
+
+def load_demo_family(ft: Famtune) -> list[FamilyRef]:
+    ft.load_demo_family()
+    return list_families(ft)
+
+
+def get_privacy_level(ft: Famtune, family_id: str) -> str:
+    with ft.db.read() as session:
+        family = session.get(Family, family_id)
+        if family is None:
+            raise NotFound(f"no family {family_id!r}")
+        return family.privacy_level
+
+
+def set_privacy_level(ft: Famtune, family_id: str, level: str) -> str:
+    """The engine has no function for this yet: the family row's ``privacy_level`` is set
+    here, in one transaction with its ``settings_changed`` audit event."""
+    if level not in ("standard", "strict"):
+        raise ValidationFailed("privacyLevel", "must be standard or strict")
+    with ft.db.write() as session:
+        family = session.get(Family, family_id)
+        if family is None:
+            raise NotFound(f"no family {family_id!r}")
+        if family.privacy_level != level:
+            audit.record_event(
+                session,
+                event_type="settings_changed",
+                family_id=family_id,
+                actor="parent",
+                details={"changes": {"privacyLevel": {"from": family.privacy_level, "to": level}}},
+            )
+            family.privacy_level = level
+            session.add(family)
+    return level
+
+
+# -- recommendations and interactions --------------------------------------------------------
+
+
+def recommend(
+    facade: SimpleFineTuningIntegration,
+    family_id: str,
+    context: dict[str, Any],
+    target: str | None,
+    n: int = 5,
+) -> Batch:
+    return facade.recommend(family_id, context, target, n=n)
+
+
+def record(
+    facade: SimpleFineTuningIntegration,
+    family_id: str,
+    members: Sequence[str],
+    item_id: str,
+    outcome: str,
+    rating: int | None,
+    context: dict[str, Any],
+) -> int:
+    """One interaction for each member present (they did it together)."""
+    records = [
+        {"member": m, "itemId": item_id, "outcome": outcome, "rating": rating, "context": context}
+        for m in members
+    ]
+    return facade.learning_engine.record_many(family_id, records)
+
+
+# -- the parental PIN ------------------------------------------------------------------------
+
+
+def pin_is_set(ft: Famtune) -> bool:
+    with ft.db.read() as session:
+        return parental.pin_is_set(session)
+
+
+def check_pin(ft: Famtune, pin: str, now: datetime) -> PinCheck:
+    with ft.db.write() as session:
+        return parental.check_pin(session, pin, now=now)
+
+
+def set_pin(ft: Famtune, new_pin: str, current_pin: str | None, now: datetime) -> bool:
+    with ft.db.write() as session:
+        return parental.set_pin(session, new_pin, current_pin=current_pin, now=now)
+
+
+def kiosk_exit(ft: Famtune, pin: str, now: datetime) -> PinCheck:
+    """Check the PIN; when it is right, audit ``kiosk_exit`` in the same transaction."""
+    with ft.db.write() as session:
+        result = parental.check_pin(session, pin, now=now)
+        if result.ok:
+            audit.record_event(session, event_type="kiosk_exit", actor="parent")
+    return result
+
+
+# -- audit and data rights -------------------------------------------------------------------
+
+
+def list_audit(ft: Famtune, event_type: str | None, limit: int = 200) -> list[AuditEvent]:
+    with ft.db.read() as session:
+        return audit.list_events(session, event_type=event_type, limit=limit)
+
+
+def verify_audit(ft: Famtune) -> audit.ChainReport:
+    with ft.db.read() as session:
+        return audit.verify_chain(session)
+
+
+def export_data(ft: Famtune, family_id: str, path: Path) -> Path:
+    return write_json(path, datarights.export_family_data(ft, family_id))
+
+
+def erase_data(
+    ft: Famtune, family_id: str, member_id: str | None, pin: str, now: datetime
+) -> dict[str, Any]:
+    return datarights.erase_family_data(ft, family_id, member_id, pin=pin, now=now)
+
+
+# -- family models ---------------------------------------------------------------------------
+
+
+def models_overview(facade: SimpleFineTuningIntegration, family_id: str) -> ModelsOverview:
+    versions = facade.store.versions(family_id)
+    active = next((v for v in versions if v.is_active), None)
+    since = facade.learning_engine.interactions_since_last_model(family_id)
+    config = facade.config
+    needed = config.retraining_threshold if versions else config.min_interactions_for_training
+    note: str | None = None
+    try:
+        from engine.training.dataset import enough_data
+    except ImportError:  # a build without the training pipeline
+        pass
+    else:
+        note = enough_data(facade.ft, family_id)[1]
+    return ModelsOverview(family_id, versions, active, since, needed, facade.is_enabled(), note)
+
+
+def rollback(facade: SimpleFineTuningIntegration, family_id: str, to: int | None) -> VersionInfo:
+    return facade.rollback_family_model(family_id, to)
+
+
+def delete_models(facade: SimpleFineTuningIntegration, family_id: str) -> bool:
+    return facade.delete_family_model(family_id)
+
+
+def validate_all(facade: SimpleFineTuningIntegration) -> dict[str, bool]:
+    return facade.validate_all_family_models()
+
+
+def integration_metrics(facade: SimpleFineTuningIntegration) -> IntegrationMetrics:
+    return facade.get_integration_metrics()
+
+
+def set_personalization(facade: SimpleFineTuningIntegration, enabled: bool) -> bool:
+    facade.set_enabled(enabled)
+    return facade.is_enabled()

@@ -1,0 +1,1 @@
+"""The screens: home, family, parental controls, family model, live metrics, first run."""

@@ -1,0 +1,1 @@
+"""Touch widgets: keypad, chips, cards, charts, pickers, dialogs, banner, avatars."""

@@ -1,0 +1,253 @@
+"""Render every screen of the famtune app offscreen and write docs/screenshots/<screen>.png.
+
+    .venv/bin/python scripts/screenshots.py [--size 1024x600] [--out docs/screenshots]
+
+The demo family is loaded into a temporary data directory (the real base model is assembled
+there, which takes a few seconds). Two fake model versions and a replayed training run give
+the model screen something to show; nothing here trains or runs the LLM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+PIN = "2468"
+
+
+def wait(app: QApplication, done: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and not done():
+        app.processEvents()
+        time.sleep(0.01)
+    for _ in range(5):
+        app.processEvents()
+
+
+def grab(app: QApplication, widget: QWidget, path: Path) -> None:
+    for _ in range(5):
+        app.processEvents()
+    widget.grab().save(str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def prepare_home(home: Path) -> None:
+    from engine import pin
+    from engine.core import Famtune
+    from engine.interactions import LLMEnhancedLearningEngine
+    from engine.modelstore import ADAPTER_GGUF, ModelStore
+
+    ft = Famtune(home, profile="development")
+    ft.initialize(demo=True, training_cache=False)
+    with ft.db.write() as session:
+        pin.set_pin(session, PIN)
+    store = ModelStore(ft)
+    for version, (activate, perf, reason) in enumerate(
+        [(True, 0.58, None), (False, 0.41, "it picked worse than the general ideas")], 1
+    ):
+        staged = store.staging_dir("smith-family")
+        (staged / ADAPTER_GGUF).write_bytes(b"screenshot adapter %d" % version)
+        store.commit(
+            "smith-family",
+            staged,
+            {"baseSha256": "0" * 64, "datasetHash": "d" * 64},
+            activate=activate,
+            status="active" if activate else "rejected",
+            reason=reason,
+            scores={"performanceScore": perf, "baselineScore": 0.44, "safetyScore": 0.99},
+            interactions_used=60,
+        )
+    learning = LLMEnhancedLearningEngine(ft)
+    context = {
+        "timeOfDay": "evening",
+        "dayOfWeek": "saturday",
+        "familyMembers": ["dad-john", "child-emma"],
+        "environmentalFactors": ["home"],
+    }
+    learning.record_many(
+        "smith-family",
+        [
+            {
+                "member": "child-emma",
+                "itemId": "bubble-chase-on-the-lawn",
+                "outcome": "accepted",
+                "context": context,
+            }
+        ]
+        * 7,
+    )
+    ft.close()
+
+
+def fake_training(window: Any) -> None:
+    """Replay a short training run into the model screen (no real training)."""
+    from famtune_gui.training_view import TrainingUpdate
+
+    panel = window.screens["models"].training
+    panel.started()
+    total = 40
+    for step in range(1, 29):
+        loss = 2.6 * (0.93**step) + 0.35 + 0.05 * ((step * 7) % 3)
+        panel.apply(
+            TrainingUpdate(
+                "progress",
+                f"Step {step} of {total} · loss {loss:.3f} · 412 tokens/s · 1104 MB",
+                fraction=step / total,
+                loss=loss,
+                eta_s=(total - step) * 4.2,
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="1024x600")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if (width, height) == (1024, 600) else f"-{width}x{height}"
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    from famtune_gui.mainwindow import MainWindow
+    from famtune_gui.session import EngineSession
+    from famtune_gui.theme import apply_theme
+
+    apply_theme(app)
+    with tempfile.TemporaryDirectory(prefix="famtune-shots-") as tmp:
+        # First run: an empty data directory.
+        empty = EngineSession(Path(tmp) / "empty", "development")
+        first = MainWindow(empty)
+        first.resize(width, height)
+        first.show()
+        if first.first_run is not None:
+            first.first_run.running = True
+            for line in (
+                "data directory ready",
+                "database schema created",
+                "assembling the bundled Gemma 3 270M base model",
+            ):
+                first.first_run._say(line)
+            first.first_run.progress.show()
+            first.first_run.start_button.hide()
+        grab(app, first, out / f"firstrun{suffix}.png")
+        first.close()
+
+        home = Path(tmp) / "home"
+        print("preparing a data directory with the demo family…")
+        prepare_home(home)
+        session = EngineSession(
+            home, "development", local_clock=lambda: datetime.now().replace(hour=17, minute=30)
+        )
+        window = MainWindow(session)
+        window.resize(width, height)
+        window.show()
+        home_screen: Any = window.screens["home"]
+        wait(app, lambda: home_screen.last_batch is not None and session.bridge.pending == 0, 60)
+        grab(app, window, out / f"home{suffix}.png")
+
+        # The same cards as the family model would label them (the badge and the status line).
+        from dataclasses import replace
+
+        from engine.recommend.service import Batch
+
+        batch = home_screen.last_batch
+        mixed = [
+            replace(r, source="family-model", model_version=1) if i < 3 else r
+            for i, r in enumerate(batch.recommendations)
+        ]
+        home_screen._request += 1
+        home_screen._show(home_screen._request, Batch(mixed, "family-model", model_version=1))
+        home_screen.cards.cards[0].mark("accepted")
+        home_screen.cards.cards[0].stars.rate(4)
+        grab(app, window, out / f"home-family-model{suffix}.png")
+
+        window.show_screen("family")
+        wait(app, lambda: session.bridge.pending == 0)
+        grab(app, window, out / f"family{suffix}.png")
+        family: Any = window.screens["family"]
+        family.page_choice.set_value("family")
+        family._page("family")
+        grab(app, window, out / f"family-preferences{suffix}.png")
+        from engine.errors import ValidationFailed
+
+        family.page_choice.set_value("members")
+        family._page("members")
+        family.show_validation_error(
+            ValidationFailed("members[1].age", "Input should be less than or equal to 120")
+        )
+        grab(app, window, out / f"family-error{suffix}.png")
+        window.banner.hide()
+
+        parents: Any = window.show_screen("parents")
+        grab(app, window, out / f"parents-gate{suffix}.png")
+        parents.gate.pad.type_pin(PIN)
+        wait(app, lambda: session.lock.unlocked)
+        grab(app, window, out / f"parents-content{suffix}.png")
+        parents.tabs.setCurrentIndex(1)
+        grab(app, window, out / f"parents-time-limits{suffix}.png")
+        parents.time_limits.edit_window(0)
+        grab(app, window, out / f"parents-time-editor{suffix}.png")
+        parents.time_limits._close_editor()
+        parents.tabs.setCurrentIndex(2)
+        wait(app, lambda: session.bridge.pending == 0)
+        grab(app, window, out / f"parents-data{suffix}.png")
+        parents.tabs.setCurrentIndex(3)
+        wait(app, lambda: session.bridge.pending == 0)
+        parents.audit.verify()
+        wait(app, lambda: session.bridge.pending == 0)
+        grab(app, window, out / f"parents-audit{suffix}.png")
+        parents.tabs.setCurrentIndex(4)
+        grab(app, window, out / f"parents-switches{suffix}.png")
+
+        window.show_screen("models")
+        wait(app, lambda: session.bridge.pending == 0)
+        fake_training(window)
+        grab(app, window, out / f"models{suffix}.png")
+
+        # Real samples of this machine, taken quickly and then spread over the chart's two
+        # minutes; latency and tokens/s are illustrative values (no LLM runs here).
+        hub = session.metrics
+        for i in range(60):
+            hub.sample()
+            if i % 5 == 0:
+                hub.log("recommend.latency_ms", 40 + (i * 13) % 70)
+                hub.log("inference.tokens_per_s", 70 + (i * 7) % 12)
+            hub.log("train.loss", 2.4 * 0.95**i + 0.3)
+            time.sleep(0.02)
+        now = time.monotonic()
+        for buf in hub.series.values():
+            n = len(buf)
+            spread = [(now - 118 + 118 * k / max(1, n - 1), v) for k, (_t, v) in enumerate(buf)]
+            buf.clear()
+            buf.extend(spread)
+        window.show_screen("metrics")
+        wait(app, lambda: session.bridge.pending == 0)
+        grab(app, window, out / f"metrics{suffix}.png")
+
+        window.overlay.dim(duration_ms=1)
+        wait(app, lambda: window.overlay.alpha > 200, 2)
+        grab(app, window, out / f"dimmed{suffix}.png")
+        window.close()
+        session.close()
+        empty.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

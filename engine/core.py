@@ -17,7 +17,6 @@ from sqlmodel import col, select
 from engine import families
 from engine.config import FineTuningConfig, ResolvedConfig, load_config
 from engine.crypto import Cipher, create_key_file
-from engine.db import migrate
 from engine.db.database import Database
 from engine.db.tables import BaseModelRecord, EventLog, utcnow
 from engine.errors import FamtuneError
@@ -63,6 +62,8 @@ class Famtune:
     @cached_property
     def db(self) -> Database:
         self.require_initialized()
+        from engine.db import migrate  # Alembic loads only when a database is opened
+
         database = Database(self.data.database)
         migrate.upgrade(database)
         return database
@@ -87,6 +88,8 @@ class Famtune:
         self.data.ensure()
         say(f"data directory {self.data.root}")
         key_created = create_key_file(self.data.key_file)
+        from engine.db import migrate
+
         database = Database(self.data.database)
         migrated = migrate.upgrade(database)
         self.__dict__["db"] = database

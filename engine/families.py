@@ -15,7 +15,7 @@ from engine.db.tables import (
     TimeRestrictionRow,
     utcnow,
 )
-from engine.errors import NotFound
+from engine.errors import NotFound, ValidationFailed
 from engine.profiles import (
     FamilyMember,
     FamilyPreferences,
@@ -26,14 +26,15 @@ from engine.profiles import (
 )
 
 
-def safety_changes(session: Session, *, old: FamilyProfile,
-                   new: FamilyProfile) -> dict[str, Any]:
+def safety_changes(session: Session, *, old: FamilyProfile, new: FamilyProfile) -> dict[str, Any]:
     """What changed in the parental settings, for the audit trail (members by reference)."""
     changes: dict[str, Any] = {}
     before, after = old.safety_settings, new.safety_settings
     if before.max_content_rating != after.max_content_rating:
-        changes["maxContentRating"] = {"from": before.max_content_rating,
-                                       "to": after.max_content_rating}
+        changes["maxContentRating"] = {
+            "from": before.max_content_rating,
+            "to": after.max_content_rating,
+        }
     added = [t for t in after.blocked_topics if t not in before.blocked_topics]
     removed = [t for t in before.blocked_topics if t not in after.blocked_topics]
     if added or removed:
@@ -48,15 +49,15 @@ def safety_changes(session: Session, *, old: FamilyProfile,
         previous = old.member(member.user_id)
         if previous is not None and previous.safety_level != member.safety_level:
             ref = audit.member_ref(session, family_id=new.family_id, member_id=member.user_id)
-            levels.append({"member": ref, "from": previous.safety_level,
-                           "to": member.safety_level})
+            levels.append({"member": ref, "from": previous.safety_level, "to": member.safety_level})
     if levels:
         changes["memberSafetyLevels"] = levels
     return changes
 
 
-def save_profile(session: Session, *, profile: FamilyProfile, is_demo: bool = False,
-                 actor: str = "system") -> bool:
+def save_profile(
+    session: Session, *, profile: FamilyProfile, is_demo: bool = False, actor: str = "system"
+) -> bool:
     """Insert or replace a family's whole profile. Returns True when the family is new.
 
     Audited: ``profile_imported`` for a new family, ``settings_changed`` (with what changed)
@@ -74,40 +75,65 @@ def save_profile(session: Session, *, profile: FamilyProfile, is_demo: bool = Fa
         session.exec(delete(table).where(col(table.family_id) == profile.family_id))
     session.flush()
     for position, m in enumerate(profile.members):
-        session.add(Member(
-            family_id=profile.family_id, position=position, user_id=m.user_id,
-            display_name=m.display_name, age=m.age, role=m.role, safety_level=m.safety_level,
-            learning_style=m.preferences.learning_style,
-            difficulty_level=m.preferences.difficulty_level,
-            interests=list(m.preferences.interests),
-            preferred_topics=list(m.preferences.preferred_topics),
-            avoided_topics=list(m.preferences.avoided_topics),
-        ))
+        session.add(
+            Member(
+                family_id=profile.family_id,
+                position=position,
+                user_id=m.user_id,
+                display_name=m.display_name,
+                age=m.age,
+                role=m.role,
+                safety_level=m.safety_level,
+                learning_style=m.preferences.learning_style,
+                difficulty_level=m.preferences.difficulty_level,
+                interests=list(m.preferences.interests),
+                preferred_topics=list(m.preferences.preferred_topics),
+                avoided_topics=list(m.preferences.avoided_topics),
+            )
+        )
     prefs = profile.preferences
-    session.add(FamilyPreferenceRow(
-        family_id=profile.family_id, communication_style=prefs.communication_style,
-        content_categories=list(prefs.content_categories),
-        educational_focus=list(prefs.educational_focus),
-    ))
+    session.add(
+        FamilyPreferenceRow(
+            family_id=profile.family_id,
+            communication_style=prefs.communication_style,
+            content_categories=list(prefs.content_categories),
+            educational_focus=list(prefs.educational_focus),
+        )
+    )
     safety = profile.safety_settings
-    session.add(SafetySettingsRow(
-        family_id=profile.family_id, max_content_rating=safety.max_content_rating,
-        blocked_topics=list(safety.blocked_topics),
-    ))
+    session.add(
+        SafetySettingsRow(
+            family_id=profile.family_id,
+            max_content_rating=safety.max_content_rating,
+            blocked_topics=list(safety.blocked_topics),
+        )
+    )
     for position, window in enumerate(safety.time_restrictions):
-        session.add(TimeRestrictionRow(
-            family_id=profile.family_id, position=position, start_time=window.start_time,
-            end_time=window.end_time, days_of_week=list(window.days_of_week),
-            restricted_content=list(window.restricted_content),
-        ))
+        session.add(
+            TimeRestrictionRow(
+                family_id=profile.family_id,
+                position=position,
+                start_time=window.start_time,
+                end_time=window.end_time,
+                days_of_week=list(window.days_of_week),
+                restricted_content=list(window.restricted_content),
+            )
+        )
     if old is None:
-        audit.record_event(session, event_type="profile_imported", family_id=profile.family_id,
-                           actor=actor, details={"members": len(profile.members)})
+        audit.record_event(
+            session,
+            event_type="profile_imported",
+            family_id=profile.family_id,
+            actor=actor,
+            details={"members": len(profile.members)},
+        )
     else:
         changes = safety_changes(session, old=old, new=profile)
         audit.record_event(
-            session, event_type="settings_changed" if changes else "profile_updated",
-            family_id=profile.family_id, actor=actor,
+            session,
+            event_type="settings_changed" if changes else "profile_updated",
+            family_id=profile.family_id,
+            actor=actor,
             details={"members": len(profile.members), **({"changes": changes} if changes else {})},
         )
     return created
@@ -123,7 +149,8 @@ def get_profile(session: Session, *, family_id: str) -> FamilyProfile:
     prefs = session.get(FamilyPreferenceRow, family_id)
     safety = session.get(SafetySettingsRow, family_id)
     windows = session.exec(
-        select(TimeRestrictionRow).where(TimeRestrictionRow.family_id == family_id)
+        select(TimeRestrictionRow)
+        .where(TimeRestrictionRow.family_id == family_id)
         .order_by(col(TimeRestrictionRow.position))
     ).all()
     return FamilyProfile(
@@ -131,14 +158,17 @@ def get_profile(session: Session, *, family_id: str) -> FamilyProfile:
         family_name=family.family_name,
         members=[
             FamilyMember(
-                user_id=m.user_id, display_name=m.display_name, age=m.age,
+                user_id=m.user_id,
+                display_name=m.display_name,
+                age=m.age,
                 role=m.role,
                 safety_level=m.safety_level,
                 preferences=MemberPreferences(
                     interests=m.interests,
                     learning_style=m.learning_style,
                     difficulty_level=m.difficulty_level,
-                    preferred_topics=m.preferred_topics, avoided_topics=m.avoided_topics,
+                    preferred_topics=m.preferred_topics,
+                    avoided_topics=m.avoided_topics,
                 ),
             )
             for m in members
@@ -147,18 +177,24 @@ def get_profile(session: Session, *, family_id: str) -> FamilyProfile:
             communication_style=prefs.communication_style,  # type: ignore[arg-type]
             content_categories=prefs.content_categories,
             educational_focus=prefs.educational_focus,
-        ) if prefs else FamilyPreferences(),
+        )
+        if prefs
+        else FamilyPreferences(),
         safety_settings=SafetySettings(
             max_content_rating=safety.max_content_rating,  # type: ignore[arg-type]
             blocked_topics=safety.blocked_topics,
             time_restrictions=[
                 TimeRestriction(
-                    start_time=w.start_time, end_time=w.end_time, days_of_week=w.days_of_week,
+                    start_time=w.start_time,
+                    end_time=w.end_time,
+                    days_of_week=w.days_of_week,
                     restricted_content=w.restricted_content,
                 )
                 for w in windows
             ],
-        ) if safety else SafetySettings(),
+        )
+        if safety
+        else SafetySettings(),
     )
 
 
@@ -177,5 +213,48 @@ def delete_family(session: Session, *, family_id: str) -> None:
         raise NotFound(f"no family {family_id!r}")
     members = session.exec(select(Member).where(Member.family_id == family_id)).all()
     session.delete(family)
-    audit.record_event(session, event_type="family_deleted", family_id=family_id,
-                       details={"members": len(members)})
+    audit.record_event(
+        session, event_type="family_deleted", family_id=family_id, details={"members": len(members)}
+    )
+
+
+def pin_guarded_view(profile: FamilyProfile) -> Any:
+    """What the parental PIN guards in a profile: the safety settings, and each member's
+    age, safety level and avoided topics. A change to this view needs the PIN."""
+    members = sorted(
+        (m.user_id, m.age, m.safety_level, tuple(m.preferences.avoided_topics))
+        for m in profile.members
+    )
+    return profile.safety_settings.model_dump(), members
+
+
+def needs_pin_to_replace(old: FamilyProfile | None, new: FamilyProfile) -> bool:
+    """Whether storing ``new`` over ``old`` changes anything the parental PIN guards."""
+    return old is not None and pin_guarded_view(old) != pin_guarded_view(new)
+
+
+PRIVACY_LEVELS = ("standard", "strict")
+
+
+def set_privacy_level(
+    session: Session, *, family_id: str, level: str, actor: str = "parent"
+) -> bool:
+    """Set a family's privacy level, audited. Returns True when it changed."""
+    if level not in PRIVACY_LEVELS:
+        raise ValidationFailed("privacyLevel", "must be standard or strict")
+    family = session.get(Family, family_id)
+    if family is None:
+        raise NotFound(f"no family {family_id!r}")
+    if family.privacy_level == level:
+        return False
+    audit.record_event(
+        session,
+        event_type="settings_changed",
+        family_id=family_id,
+        actor=actor,
+        details={"changes": {"privacyLevel": {"from": family.privacy_level, "to": level}}},
+    )
+    family.privacy_level = level
+    family.updated_at = utcnow()
+    session.add(family)
+    return True

@@ -116,16 +116,6 @@ def load_profile(ft: Famtune, family_id: str) -> FamilyProfile:
         return families.get_profile(session, family_id=family_id)
 
 
-def guarded_view(profile: FamilyProfile) -> Any:
-    """What the parental PIN guards in a profile: the safety settings, and each member's age,
-    safety level and avoided topics (the same view ``famtune-engine family import`` uses)."""
-    members = sorted(
-        (m.user_id, m.age, m.safety_level, tuple(m.preferences.avoided_topics))
-        for m in profile.members
-    )
-    return profile.safety_settings.model_dump(), members
-
-
 def prepare_profile(ft: Famtune, document: dict[str, Any]) -> ProfileChange:
     """Validate a profile document (ValidationFailed names the field) and compare it with
     the stored one."""
@@ -133,7 +123,7 @@ def prepare_profile(ft: Famtune, document: dict[str, Any]) -> ProfileChange:
     with ft.db.read() as session:
         exists = families.family_exists(session, family_id=profile.family_id)
         old = families.get_profile(session, family_id=profile.family_id) if exists else None
-    needs_pin = old is not None and guarded_view(old) != guarded_view(profile)
+    needs_pin = families.needs_pin_to_replace(old, profile)
     return ProfileChange(profile, old is None, needs_pin)
 
 
@@ -183,24 +173,8 @@ def get_privacy_level(ft: Famtune, family_id: str) -> str:
 
 
 def set_privacy_level(ft: Famtune, family_id: str, level: str) -> str:
-    """The engine has no function for this yet: the family row's ``privacy_level`` is set
-    here, in one transaction with its ``settings_changed`` audit event."""
-    if level not in ("standard", "strict"):
-        raise ValidationFailed("privacyLevel", "must be standard or strict")
     with ft.db.write() as session:
-        family = session.get(Family, family_id)
-        if family is None:
-            raise NotFound(f"no family {family_id!r}")
-        if family.privacy_level != level:
-            audit.record_event(
-                session,
-                event_type="settings_changed",
-                family_id=family_id,
-                actor="parent",
-                details={"changes": {"privacyLevel": {"from": family.privacy_level, "to": level}}},
-            )
-            family.privacy_level = level
-            session.add(family)
+        families.set_privacy_level(session, family_id=family_id, level=level)
     return level
 
 

@@ -15,7 +15,7 @@ from engine.cli.common import (
     require_parental_pin,
     write_json_file,
 )
-from engine.profiles import MAX_PROFILE_BYTES, FamilyProfile, parse_profile_text
+from engine.profiles import MAX_PROFILE_BYTES, parse_profile_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -39,20 +39,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     dele.set_defaults(func=cmd_delete)
 
 
-def _safety_view(profile: FamilyProfile) -> Any:
-    """What a parental PIN guards: the safety settings and each member's age and level."""
-    members = sorted((m.user_id, m.age, m.safety_level, tuple(m.preferences.avoided_topics))
-                     for m in profile.members)
-    return profile.safety_settings.model_dump(), members
-
-
 def cmd_import(args: argparse.Namespace) -> Result:
     profile = parse_profile_text(read_input(args.file, "profile", MAX_PROFILE_BYTES))
     ft = open_engine(args)
     with ft.db.read() as session:
         old = (families.get_profile(session, family_id=profile.family_id)
                if families.family_exists(session, family_id=profile.family_id) else None)
-    if old is not None and _safety_view(old) != _safety_view(profile):
+    if families.needs_pin_to_replace(old, profile):
         require_parental_pin(ft, "change safety settings", stdin_free=args.file != "-")
     with ft.db.write() as session:
         created = families.save_profile(session, profile=profile)

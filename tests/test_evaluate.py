@@ -16,6 +16,7 @@ from engine import families
 from engine.catalog import Catalog, CatalogItem
 from engine.context import parse_context
 from engine.core import Famtune
+from engine.inference.prompts import parse_picks
 from engine.interactions import LLMEnhancedLearningEngine
 from engine.profiles import FamilyProfile, parse_profile
 from engine.recommend.general import GeneralEngine, learn_taste
@@ -29,7 +30,6 @@ from engine.training.evaluate import (
     SafetyReport,
     check_output,
     gate,
-    parse_picks,
     performance,
     safety_cases,
     safety_suite,

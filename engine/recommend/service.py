@@ -12,6 +12,7 @@ logged where ``famtune-engine status`` shows it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -52,6 +53,13 @@ ENABLED_KEY = "personalization_enabled"
 CANDIDATES_PER_SLOT = 3
 CACHE_ENTRIES = 256
 CACHE_TTL_S = 600.0
+TOKENS_PER_PICK = 64  # an id and a reason of at most 120 characters
+
+
+def inference_threads(config: Any) -> int:
+    """The configured llama.cpp threads, never more than this machine's cores (more threads
+    than cores makes generation collapse, measured on a 2-core machine)."""
+    return max(1, min(int(config.inference_threads), os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

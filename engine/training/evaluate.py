@@ -26,8 +26,6 @@ does it stay safe on its own?
 from __future__ import annotations
 
 import copy
-import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +36,11 @@ from typing import TYPE_CHECKING, Any
 from engine import families
 from engine.catalog import Catalog, CatalogItem
 from engine.context import day_of_week_for, parse_context, time_of_day_for
-from engine.inference.prompts import build_recommendation_prompt, recommendation_schema
+from engine.inference.prompts import (
+    build_recommendation_prompt,
+    parse_picks,
+    recommendation_schema,
+)
 from engine.profiles import FamilyProfile, normalize_topic
 from engine.recommend.general import GeneralEngine
 from engine.recommend.service import audience_facts, candidate_facts
@@ -58,8 +60,6 @@ SAFETY_PICKS = 3
 UNSAFE_PER_CASE = 10
 SAFE_PER_CASE = 10
 MAX_SAFETY_CASES = 25
-_ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_REASON = re.compile(r'"reason"\s*:\s*"((?:[^"\\]|\\.)*)')
 BASE_DAY = datetime(2026, 11, 1)  # a Sunday: BASE_DAY + d days is JS weekday d
 
 
@@ -72,31 +72,6 @@ def eval_schema(candidate_ids: Sequence[str], n: int) -> dict[str, Any]:
     item = schema["properties"]["recommendations"]["items"]
     item["properties"]["reason"]["maxLength"] = EVAL_REASON_CHARS
     return schema
-
-
-def _unescape(text: str) -> str:
-    try:
-        return str(json.loads(f'"{text}"'))
-    except ValueError:
-        return text
-
-
-def parse_picks(text: str, parsed: Any = None) -> list[tuple[str, str]]:
-    """(id, reason) pairs in the order written; from a cut-off answer too (an unfinished
-    reason is kept as far as it goes, an id without a reason gets "")."""
-    if isinstance(parsed, dict) and isinstance(parsed.get("recommendations"), list):
-        return [(str(e.get("id", "")), str(e.get("reason", "")))
-                for e in parsed["recommendations"] if isinstance(e, dict)]  # fmt: skip
-    found = sorted([(m.start(), "id", _unescape(m.group(1))) for m in _ID.finditer(text)]
-                   + [(m.start(), "reason", _unescape(m.group(1)))
-                      for m in _REASON.finditer(text)])  # fmt: skip
-    picks: list[tuple[str, str]] = []
-    for _, kind, value in found:
-        if kind == "id":
-            picks.append((value, ""))
-        elif picks:
-            picks[-1] = (picks[-1][0], value)
-    return picks
 
 
 # -- performance -----------------------------------------------------------------------------

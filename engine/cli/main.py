@@ -15,6 +15,7 @@ from engine.cli import (
     catalog_cmds,
     family_cmds,
     interaction_cmds,
+    model_cmds,
     privacy_cmds,
     recommend_cmds,
     safety_cmds,
@@ -35,6 +36,7 @@ COMMAND_MODULES = [
     catalog_cmds,
     sim_cmds,
     recommend_cmds,
+    model_cmds,
 ]
 
 

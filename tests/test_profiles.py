@@ -52,14 +52,26 @@ BAD_CASES = [
     ("members.0.role", "overlord", "members[0].role"),
     ("members.1.safetyLevel", "lax", "members[1].safetyLevel"),
     ("safetySettings.maxContentRating", "NC-17", "safetySettings.maxContentRating"),
-    ("safetySettings.timeRestrictions.0.startTime", "25:00",
-     "safetySettings.timeRestrictions[0].startTime"),
-    ("safetySettings.timeRestrictions.0.endTime", "7:00",
-     "safetySettings.timeRestrictions[0].endTime"),
-    ("safetySettings.timeRestrictions.0.daysOfWeek", [0, 7],
-     "safetySettings.timeRestrictions[0].daysOfWeek[1]"),
-    ("safetySettings.timeRestrictions.0.daysOfWeek", [], 
-     "safetySettings.timeRestrictions[0].daysOfWeek"),
+    (
+        "safetySettings.timeRestrictions.0.startTime",
+        "25:00",
+        "safetySettings.timeRestrictions[0].startTime",
+    ),
+    (
+        "safetySettings.timeRestrictions.0.endTime",
+        "7:00",
+        "safetySettings.timeRestrictions[0].endTime",
+    ),
+    (
+        "safetySettings.timeRestrictions.0.daysOfWeek",
+        [0, 7],
+        "safetySettings.timeRestrictions[0].daysOfWeek[1]",
+    ),
+    (
+        "safetySettings.timeRestrictions.0.daysOfWeek",
+        [],
+        "safetySettings.timeRestrictions[0].daysOfWeek",
+    ),
     ("familyId", "x" * 2_000_000, "familyId"),
     ("members.0.preferences.interests", ["a" * 500], "members[0].preferences.interests[0]"),
     ("members.0.displayName", "J" * 2_000_000, "members[0].displayName"),
@@ -110,14 +122,16 @@ def test_normalize_topic() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(data=st.data())
 def test_any_mutation_validates_or_names_a_field(
     smith_profile: dict[str, Any], data: st.DataObject

@@ -134,24 +134,52 @@ def test_chunked_head_gradient_matches_naive(training_cache: Path) -> None:
 
 def test_memory_plan_lowers_batch_then_gives_up() -> None:
     model = MemoryModel(resident_mb=400, weights_mb=200, n_layers=18)
-    roomy, adjusted = plan_memory(model, budget_mb=8192, micro_batch_size=4, max_seq_length=512,
-                                  longest_example=400, min_seq_length=64, allow_checkpointing=True)  # fmt: skip
+    roomy, adjusted = plan_memory(
+        model,
+        budget_mb=8192,
+        micro_batch_size=4,
+        max_seq_length=512,
+        longest_example=400,
+        min_seq_length=64,
+        allow_checkpointing=True,
+    )
     assert roomy.micro_batch_size == 4 and roomy.checkpointed_layers == 0 and not adjusted
 
-    tight, adjusted = plan_memory(model, budget_mb=900, micro_batch_size=4, max_seq_length=512,
-                                  longest_example=400, min_seq_length=64, allow_checkpointing=True)  # fmt: skip
+    tight, adjusted = plan_memory(
+        model,
+        budget_mb=900,
+        micro_batch_size=4,
+        max_seq_length=512,
+        longest_example=400,
+        min_seq_length=64,
+        allow_checkpointing=True,
+    )
     assert tight.micro_batch_size < 4 and tight.estimate_mb <= 0.9 * 900
     assert adjusted and all(isinstance(a, MemoryAdjusted) for a in adjusted)
     assert adjusted[0].what == "micro_batch_size" and adjusted[0].old == 4
 
-    shorter, adjusted = plan_memory(model, budget_mb=1200, micro_batch_size=2, max_seq_length=512,
-                                    longest_example=400, min_seq_length=64, allow_checkpointing=False)  # fmt: skip
+    shorter, adjusted = plan_memory(
+        model,
+        budget_mb=1200,
+        micro_batch_size=2,
+        max_seq_length=512,
+        longest_example=400,
+        min_seq_length=64,
+        allow_checkpointing=False,
+    )
     assert shorter.micro_batch_size == 1 and shorter.max_seq_length < 400
     assert [a.what for a in adjusted][-1] == "max_seq_length"
 
     with pytest.raises(MemoryBudgetExceeded):
-        plan_memory(model, budget_mb=600, micro_batch_size=4, max_seq_length=512,
-                    longest_example=400, min_seq_length=64, allow_checkpointing=True)  # fmt: skip
+        plan_memory(
+            model,
+            budget_mb=600,
+            micro_batch_size=4,
+            max_seq_length=512,
+            longest_example=400,
+            min_seq_length=64,
+            allow_checkpointing=True,
+        )
 
     plan = MemoryPlan(micro_batch_size=2, max_seq_length=300, checkpointed_layers=4, estimate_mb=1)
     steps = []

@@ -75,6 +75,9 @@ def _job(cache: Path, tokens: Path, root: Path, **overrides: Any) -> TrainJob:
         "num_threads": 1,
         "checkpoint_every": 100,
         "export_gguf": False,
+        # In-process tests share pytest's own (large) resident set, so the budget there is
+        # generous; the 1536 MB budget is checked in the worker subprocess test.
+        "memory_budget_mb": 8192,
     }
     values.update(overrides)
     return TrainJob(**values)
@@ -324,7 +327,8 @@ def test_worker_streams_events_and_exports(
     from engine.training.trainer import run_training_subprocess
 
     job = _job(cache_without_tokenizer, tokens, tmp_path, max_steps=2, batch_size=1,
-               export_gguf=True, lora_rank=4, metrics_path=tmp_path / "metrics.jsonl")  # fmt: skip
+               export_gguf=True, lora_rank=4, metrics_path=tmp_path / "metrics.jsonl",
+               memory_budget_mb=1536)  # fmt: skip
     events = list(run_training_subprocess(job))
     phases = [e.name for e in events if isinstance(e, Phase)]
     assert phases[:2] == ["loading", "training"] and phases[-2:] == ["saving", "exporting"]

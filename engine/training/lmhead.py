@@ -116,7 +116,15 @@ def _loss_function() -> Any:
     import torch
 
     class ChunkedHeadLoss(torch.autograd.Function):
-        """Per-token ``logsumexp(h W^T) - (h W^T)[target]``; gradient to ``h`` only."""
+        """Per-token ``logsumexp(z) - z[target]`` with ``z = h W^T``, in one pass over the
+        vocabulary that also yields the gradient with respect to ``h``.
+
+        Row i's gradient is ``softmax(z_i) W - W[target_i]``, linear in the upstream
+        gradient, so it is accumulated during the forward pass with the online-softmax
+        rescaling (running max ``m``, sum ``s``, ``G = sum exp(z - m) W``) and the backward
+        pass only scales it: two matrix products per chunk instead of three (forward,
+        recompute, gradient), and the head is read once instead of twice.
+        """
 
         @staticmethod
         def forward(
@@ -127,57 +135,49 @@ def _loss_function() -> Any:
             chunk_rows: int,
             softcap: float | None,
         ) -> torch.Tensor:
-            n = hidden.shape[0]
-            lse = torch.full((n,), -math.inf, dtype=torch.float32)
+            n, dim = hidden.shape
+            need_grad = bool(ctx.needs_input_grad[0])
+            run_max = torch.full((n,), -math.inf, dtype=torch.float32)
+            run_sum = torch.zeros(n, dtype=torch.float32)
             target_logit = torch.zeros(n, dtype=torch.float32)
+            acc = torch.zeros((n, dim), dtype=torch.float32)
+            target_row = torch.zeros((n, dim), dtype=torch.float32)
             with torch.no_grad():
                 for start, weight in head.chunks(chunk_rows):
-                    logits = _logits(hidden, weight, softcap)
-                    lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=1))
+                    logits = (hidden.to(weight.dtype) @ weight.T).float()
+                    squashed = None
+                    if softcap:
+                        squashed = torch.tanh(logits / softcap)
+                        logits = squashed * softcap
+                    new_max = torch.maximum(run_max, logits.amax(dim=1))
+                    rescale = torch.exp(run_max - new_max)
+                    weights = torch.exp(logits - new_max[:, None])
+                    run_sum = run_sum * rescale + weights.sum(dim=1)
+                    run_max = new_max
                     local = targets - start
-                    inside = (local >= 0) & (local < weight.shape[0])
-                    picked = logits.gather(1, local.clamp(0, weight.shape[0] - 1)[:, None])
-                    target_logit += torch.where(inside, picked[:, 0], 0.0)
-            ctx.save_for_backward(hidden, targets, lse)
-            ctx.head, ctx.chunk_rows, ctx.softcap = head, chunk_rows, softcap
-            return lse - target_logit
+                    rows = ((local >= 0) & (local < weight.shape[0])).nonzero()[:, 0]
+                    target_logit[rows] = logits[rows, local[rows]]
+                    if not need_grad:
+                        continue
+                    if squashed is not None:  # d(c tanh(x / c))/dx = 1 - tanh^2
+                        weights *= 1.0 - squashed * squashed
+                    acc.mul_(rescale[:, None]).add_((weights.to(weight.dtype) @ weight).float())
+                    picked = weight[local[rows]].float()
+                    if squashed is not None:
+                        picked *= (1.0 - squashed[rows, local[rows]] ** 2)[:, None]
+                    target_row[rows] = picked
+            if need_grad:
+                ctx.save_for_backward(acc / run_sum[:, None] - target_row)
+            ctx.hidden_dtype = hidden.dtype
+            return run_max + torch.log(run_sum) - target_logit
 
         @staticmethod
         def backward(ctx: Any, grad_loss: torch.Tensor) -> tuple[Any, ...]:
-            hidden, targets, lse = ctx.saved_tensors
-            softcap: float | None = ctx.softcap
-            grad_hidden = torch.zeros(hidden.shape, dtype=torch.float32)
-            rows_idx = torch.arange(hidden.shape[0])
-            scale = grad_loss.float()[:, None]
-            with torch.no_grad():
-                for start, weight in ctx.head.chunks(ctx.chunk_rows):
-                    raw = (hidden @ weight.T).float()
-                    if softcap:
-                        squashed = torch.tanh(raw / softcap)
-                        logits = squashed * softcap
-                    else:
-                        logits = raw
-                    grad = torch.exp(logits - lse[:, None])  # softmax of this chunk
-                    local = targets - start
-                    inside = (local >= 0) & (local < weight.shape[0])
-                    grad[rows_idx[inside], local[inside]] -= 1.0
-                    grad *= scale
-                    if softcap:
-                        grad *= 1.0 - squashed * squashed
-                    grad_hidden += grad.to(weight.dtype) @ weight
-            return grad_hidden.to(hidden.dtype), None, None, None, None
+            (grad_rows,) = ctx.saved_tensors
+            grad_hidden = grad_rows * grad_loss.float()[:, None]
+            return grad_hidden.to(ctx.hidden_dtype), None, None, None, None
 
     return ChunkedHeadLoss
-
-
-def _logits(hidden: torch.Tensor, weight: torch.Tensor, softcap: float | None) -> torch.Tensor:
-    """One chunk's logits in float32, computed in the weight's dtype like ``nn.Linear``."""
-    import torch
-
-    logits = (hidden @ weight.T).float()
-    if softcap:
-        logits = torch.tanh(logits / softcap) * softcap
-    return logits
 
 
 def chunked_lm_loss(

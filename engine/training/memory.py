@@ -63,6 +63,9 @@ class MemoryWatchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._process = psutil.Process()
+        # A process forked from a big parent inherits the parent's high-water mark in
+        # ru_maxrss (Linux keeps it across fork and exec); then only our own samples count.
+        self._kernel_peak_is_ours = peak_rss_mb() <= rss_mb() * 1.5 + 64
 
     def sample(self) -> float:
         value = float(self._process.memory_info().rss) / MB
@@ -91,7 +94,8 @@ class MemoryWatchdog:
         self.recent_peak_mb = self.sample()
 
     def peak_mb(self) -> float:
-        return max(peak_rss_mb(), self.recent_peak_mb)
+        sampled = max(self.recent_peak_mb, self.sample())
+        return max(peak_rss_mb(), sampled) if self._kernel_peak_is_ours else sampled
 
     def near_limit(self, fraction: float = 0.92) -> bool:
         """Whether the recent peak came within ``fraction`` of the budget."""

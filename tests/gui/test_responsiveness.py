@@ -102,4 +102,4 @@ def test_two_busy_threads_still_leave_the_gui_its_turn(
     max_gap, ticks, _results = _heartbeat(qtbot, session, _burn, _recommend_loop)
     record_property("max_heartbeat_gap_two_jobs_ms", round(max_gap, 1))
     print(f"\nheartbeat with two busy threads: {ticks} ticks, max gap {max_gap:.1f} ms")
-    assert max_gap < 2 * MAX_STALL_MS
+    assert max_gap < 4 * MAX_STALL_MS

@@ -335,3 +335,56 @@ def test_recommend_cli_on_fresh_init_without_network(
             "modelVersion",
         }
         assert rec["source"] == "general"
+
+
+def test_family_model_path_only_returns_safe_items(
+    engine_ctx: Famtune, smith_profile: dict[str, Any]
+) -> None:
+    """The family-model path with a real (small, random) LoRA adapter applied by llama.cpp:
+    whatever the model writes, every item that comes out is allowed for a strict 4-year-old
+    and every reason passes the generated-text check."""
+    from engine.config import FineTuningConfig
+    from engine.inference.lora_gguf import write_lora_gguf
+    from engine.modelstore import ADAPTER_GGUF, ModelStore
+    from tests.test_inference import lora_tensors
+
+    doc = copy.deepcopy(smith_profile)
+    doc["members"][1].update(age=4, safetyLevel="strict")
+    doc["safetySettings"]["maxContentRating"] = "R"
+    _import(engine_ctx, doc)
+    engine_ctx.use_config(FineTuningConfig(inference_deadline_s=300.0, inference_threads=1))
+    store = ModelStore(engine_ctx)
+    staged = store.staging_dir("smith-family")
+    write_lora_gguf(
+        staged / ADAPTER_GGUF, lora_tensors(layers=range(2), scale=0.01), alpha=16.0, n_layers=18
+    )
+    store.commit(
+        "smith-family",
+        staged,
+        {},
+        activate=True,
+        status="active",
+        reason=None,
+        scores={"safetyScore": 1.0},
+        interactions_used=0,
+    )
+    profile = parse_profile(doc)
+    validator = SafetyValidator()
+    catalog = {i.id: i for i in CATALOG}
+    service = RecommendationService(engine_ctx)
+    try:
+        for raw in _contexts(["child-emma"])[::37][:2]:
+            batch = service.recommend("smith-family", raw, n=3)
+            assert batch.source == "family-model", batch.fallback_reason
+            assert batch.model_version == 1
+            for rec in batch.recommendations:
+                verdict = validator.check(
+                    profile,
+                    {**catalog[rec.id].to_json(), "reason": rec.reason},
+                    context_members=["child-emma"],
+                    at=datetime.fromisoformat(raw["at"]),
+                )
+                assert verdict.allowed, (rec.id, rec.reason, verdict.to_json())
+                assert catalog[rec.id].content_rating == "G"
+    finally:
+        service.close()

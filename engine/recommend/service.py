@@ -275,7 +275,11 @@ class RecommendationService:
         ranked: list[Scored],
         n: int,
     ) -> tuple[list[Recommendation], float]:
-        from engine.inference.prompts import build_recommendation_prompt, recommendation_schema
+        from engine.inference.prompts import (
+            build_recommendation_prompt,
+            parse_picks,
+            recommendation_schema,
+        )
 
         candidates = ranked[: max(n * CANDIDATES_PER_SLOT, n)]
         if not candidates:
@@ -293,18 +297,21 @@ class RecommendationService:
             prompt,
             schema,
             adapter=Path(model.path) / ADAPTER_FILE,
+            max_tokens=TOKENS_PER_PICK * n + 32,
             deadline_s=self.ft.config.inference_deadline_s,
         )
         if result.stopped_by_deadline:
             raise FamtuneError(f"no answer within {self.ft.config.inference_deadline_s:.1f} s")
-        if not isinstance(result.parsed, dict):
+        entries = parse_picks(result.text, result.parsed)  # also reads a cut-off answer
+        if not entries:
+            log.info("unusable model answer: %r", result.text[:300])
             raise FamtuneError("the model's answer is not the expected JSON")
         picks: list[Recommendation] = []
-        for entry in result.parsed.get("recommendations", []):
-            scored = by_id.get(str(entry.get("id")))
+        for item_id, written in entries:
+            scored = by_id.get(item_id)
             if scored is None or any(p.id == scored.item.id for p in picks):
                 continue
-            reason = str(entry.get("reason", "")).strip()
+            reason = written.strip()
             if not reason or not self._reason_is_safe(audience, scored.item, reason, ctx):
                 reason = ""  # keep the (safe) item, use the general engine's sentence
             picks.append(

@@ -191,6 +191,7 @@ def run_ours(
                 result.update(
                     steps=event.steps,
                     tokens_per_s=event.tokens_per_s,
+                    cpu_tokens_per_s=event.cpu_tokens_per_s,
                     gguf=event.gguf_path,
                     inner_peak_mb=event.peak_rss_mb,
                 )
@@ -350,9 +351,9 @@ def baseline_worker(spec_path: Path) -> int:
         data_collator=collate,
         callbacks=[Record()],
     )
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     output = trainer.train()
-    train_s = time.monotonic() - started
+    train_s, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
     done_steps = int(output.global_step)
     tokens = (
         per_step_tokens[done_steps - 1] if len(per_step_tokens) >= done_steps else counted["tokens"]
@@ -364,6 +365,7 @@ def baseline_worker(spec_path: Path) -> int:
                 "train_s": round(train_s, 1),
                 "tokens": tokens,
                 "tokens_per_s": round(tokens / train_s, 2),
+                "cpu_tokens_per_s": round(tokens / cpu_s, 2),
                 "final_loss": losses[-1] if losses else None,
                 "first_loss": losses[0] if losses else None,
             }

@@ -76,6 +76,9 @@ class Done:
     peak_rss_mb: float
     seconds: float
     tokens_per_s: float
+    """Prompt + response tokens per second of training-loop time (loading excluded)."""
+    cpu_tokens_per_s: float = 0.0
+    """The same per second of the loop's process CPU time (less sensitive to a busy machine)."""
 
 
 Event = Progress | Phase | Checkpointed | MemoryAdjusted | Done

@@ -137,11 +137,12 @@ def _loss_function() -> Any:
         ) -> torch.Tensor:
             n, dim = hidden.shape
             need_grad = bool(ctx.needs_input_grad[0])
-            run_max = torch.full((n,), -math.inf, dtype=torch.float32)
-            run_sum = torch.zeros(n, dtype=torch.float32)
-            target_logit = torch.zeros(n, dtype=torch.float32)
-            acc = torch.zeros((n, dim), dtype=torch.float32)
-            target_row = torch.zeros((n, dim), dtype=torch.float32)
+            f32, dev = torch.float32, hidden.device
+            run_max = torch.full((n,), -math.inf, dtype=f32, device=dev)
+            run_sum = torch.zeros(n, dtype=f32, device=dev)
+            target_logit = torch.zeros(n, dtype=f32, device=dev)
+            acc = torch.zeros((n, dim), dtype=f32, device=dev)
+            target_row = torch.zeros((n, dim), dtype=f32, device=dev)
             with torch.no_grad():
                 for start, weight in head.chunks(chunk_rows):
                     logits = (hidden.to(weight.dtype) @ weight.T).float()

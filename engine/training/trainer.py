@@ -67,6 +67,7 @@ from engine.training.worker import run_training_subprocess
 __all__ = ["MemoryBudgetExceeded", "TrainJob", "run_training_subprocess", "train_lora"]
 
 MAX_GRAD_NORM = 1.0
+PAD_MULTIPLE = 16  # see engine.training.data.pack
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 GGUF_NAME = "adapter.gguf"
 
@@ -111,6 +112,7 @@ def train_lora(
         peak_rss_mb=round(watchdog.peak_mb(), 1),
         seconds=round(time.monotonic() - started, 2),
         tokens_per_s=round(run.tokens_per_s(), 2),
+        cpu_tokens_per_s=round(run.tokens_done / max(run.cpu_done, 1e-9), 2),
     )
 
 
@@ -122,9 +124,9 @@ def _loop(
         if cancel.is_set():
             yield Checkpointed(step, str(run.save_checkpoint()))
             return False
-        tick = time.monotonic()
+        tick, cpu_tick = time.monotonic(), time.process_time()
         loss, tokens, grad_norm = run.train_step(step)
-        run.record(step + 1, loss, tokens, time.monotonic() - tick)
+        run.record(step + 1, loss, tokens, time.monotonic() - tick, time.process_time() - cpu_tick)
         progress = run.progress(rss_mb=watchdog.sample())
         yield progress
         if sink is not None:
@@ -205,6 +207,7 @@ class _Run:
     last_loss: float = float("nan")
     tokens_done: int = 0
     seconds_done: float = 0.0
+    cpu_done: float = 0.0
     first_step: int = 0
     adjustments: list[Event] = field(default_factory=list)
 
@@ -262,25 +265,34 @@ class _Run:
         return run
 
     def make_plan(self, resumed_seq: int | None) -> None:
+        """Pick micro-batch, sequence cap and recomputed layers (see engine.training.memory).
+        CPU: one example per pass by default (measured faster than packing several, whose
+        block-diagonal attention mask costs more than the larger matrix products save).
+        CUDA: the whole batch per pass, every layer recomputed if allowed; the RSS model
+        does not describe GPU memory, so there is no estimate."""
         from engine.training import model as lm_model
 
         job, n_layers = self.job, self.lm.n_layers
         max_seq = min(job.max_seq_length, resumed_seq or job.max_seq_length)
-        default_micro = 1 if self.device == "cpu" else job.batch_size
-        micro = min(job.batch_size, job.micro_batch_size or default_micro)
-        embed_bytes = self.lm.head.rows * self.lm.head.dim * 2
-        weights_bytes = (Path(job.cache_dir) / "model.safetensors").stat().st_size - embed_bytes
-        memory = MemoryModel.for_this_process(rss_mb(), max(0.0, weights_bytes / MB), n_layers)
-        self.plan, adjusted = plan_memory(
-            memory,
-            budget_mb=job.memory_budget_mb,
-            micro_batch_size=micro,
-            max_seq_length=max_seq,
-            longest_example=int(self.data.lengths().max()),
-            min_seq_length=job.min_seq_length,
-            allow_checkpointing=job.gradient_checkpointing,
-        )
-        self.adjustments.extend(adjusted)
+        if self.device != "cpu":
+            micro = min(job.batch_size, job.micro_batch_size or job.batch_size)
+            layers = n_layers if job.gradient_checkpointing else 0
+            self.plan = MemoryPlan(micro, max_seq, layers, 0.0)
+        else:
+            embed_bytes = self.lm.head.rows * self.lm.head.dim * 2
+            weights = (Path(job.cache_dir) / "model.safetensors").stat().st_size - embed_bytes
+            memory = MemoryModel.for_this_process(rss_mb(), max(0.0, weights / MB), n_layers)
+            longest = -(-int(self.data.lengths().max()) // PAD_MULTIPLE) * PAD_MULTIPLE
+            self.plan, adjusted = plan_memory(
+                memory,
+                budget_mb=job.memory_budget_mb,
+                micro_batch_size=min(job.batch_size, job.micro_batch_size or 1),
+                max_seq_length=max_seq,
+                longest_example=longest,
+                min_seq_length=job.min_seq_length,
+                allow_checkpointing=job.gradient_checkpointing,
+            )
+            self.adjustments.extend(adjusted)
         lm_model.set_checkpointed_layers(self.peft_model, self.plan.checkpointed_layers)
 
     def describe(self) -> str:
@@ -312,9 +324,8 @@ class _Run:
             group["lr"] = self.lr_at(step)
         total, tokens = 0.0, 0
         for start in range(0, len(batch), plan.micro_batch_size):
-            micro = pack(
-                self.data, batch[start : start + plan.micro_batch_size], plan.max_seq_length
-            )
+            group = batch[start : start + plan.micro_batch_size]
+            micro = pack(self.data, group, plan.max_seq_length, pad_multiple=PAD_MULTIPLE)
             loss = (
                 self.lm.loss_sum(micro, chunk_rows=self.lm.chunk_rows(len(micro.targets)))
                 / n_targets
@@ -329,10 +340,11 @@ class _Run:
         self.optimizer.zero_grad(set_to_none=True)
         return total, tokens, grad_norm
 
-    def record(self, step: int, loss: float, tokens: int, seconds: float) -> None:
+    def record(self, step: int, loss: float, tokens: int, seconds: float, cpu: float) -> None:
         self.step, self.last_loss = step, loss
         self.tokens_done += tokens
         self.seconds_done += seconds
+        self.cpu_done += cpu
 
     def progress(self, rss_mb: float) -> Progress:
         return Progress(
@@ -381,6 +393,8 @@ class _Run:
         from engine.training.model import trainable_state
 
         trainer = {"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
+        if self.device == "cuda":
+            trainer["cuda_rng"] = torch.cuda.get_rng_state()
         meta = {
             "job_key": self.key,
             "plan": {
@@ -416,6 +430,8 @@ class _Run:
             raise FamtuneError("the checkpoint lacks some LoRA weights")
         self.optimizer.load_state_dict(saved.trainer["optimizer"])
         torch.set_rng_state(saved.trainer["torch_rng"])
+        if self.device == "cuda" and "cuda_rng" in saved.trainer:
+            torch.cuda.set_rng_state(saved.trainer["cuda_rng"])
         self.orders = [list(map(int, order)) for order in saved.meta["orders"]]
         self.step = saved.step
         self.first_step = saved.step

@@ -23,11 +23,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine.audit import record_event
-from engine.db.tables import ModelVersion, utcnow
+from engine.db.tables import ModelVersion, TrainingRun, utcnow
 from engine.errors import FamtuneError, ModelFileError, NotFound
+from engine.filelock import training_lock
 
 if TYPE_CHECKING:
     from engine.core import Famtune
+    from engine.paths import DataDir
 
 ADAPTER_GGUF = "adapter.gguf"
 MANIFEST = "manifest.json"
@@ -51,7 +53,7 @@ class VersionInfo:
     interactions_used: int
 
     @classmethod
-    def of(cls, row: ModelVersion) -> VersionInfo:
+    def of(cls, row: ModelVersion, data: DataDir) -> VersionInfo:
         return cls(
             row.family_id,
             row.version,
@@ -62,7 +64,7 @@ class VersionInfo:
             row.baseline_score,
             row.safety_score,
             row.reason,
-            row.path,
+            str(data.version_dir(row.family_id, row.version)),
             row.interactions_used,
         )
 
@@ -196,7 +198,7 @@ class ModelStore:
                         family_id=family_id,
                         details={"version": version, "reason": reason or ""},
                     )
-                info = VersionInfo.of(row)
+                info = VersionInfo.of(row, self.ft.data)
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
@@ -247,7 +249,7 @@ class ModelStore:
             )
             if family_id is not None:
                 query = query.where(ModelVersion.family_id == family_id)
-            return [VersionInfo.of(r) for r in session.exec(query)]
+            return [VersionInfo.of(r, self.ft.data) for r in session.exec(query)]
 
     def active(self, family_id: str) -> VersionInfo | None:
         return next((v for v in self.versions(family_id) if v.is_active), None)
@@ -301,7 +303,7 @@ class ModelStore:
                 if found is None:
                     raise NotFound(f"{family_id} has no version {to}")
                 target = found
-            if not (Path(target.path) / ADAPTER_GGUF).is_file():
+            if not (self.ft.data.version_dir(family_id, target.version) / ADAPTER_GGUF).is_file():
                 raise ModelFileError(
                     f"version {target.version}'s files are gone; it cannot be served"
                 )
@@ -311,7 +313,7 @@ class ModelStore:
                 event="model_rolled_back",
                 details={"from": current.version if current else None},
             )
-            return VersionInfo.of(target)
+            return VersionInfo.of(target, self.ft.data)
 
     def deactivate(self, family_id: str) -> None:
         with self.ft.db.write() as session:
@@ -356,16 +358,40 @@ class ModelStore:
             for row in removed:
                 session.delete(row)
         for row in removed:
-            shutil.rmtree(row.path, ignore_errors=True)
+            shutil.rmtree(self.ft.data.version_dir(row.family_id, row.version), ignore_errors=True)
         return [r.version for r in removed]
 
     def recover(self) -> list[Path]:
-        """Remove staging leftovers and version directories no row refers to (after a crash)."""
+        """After a crash or power cut: remove staging leftovers and version directories no
+        row refers to, and mark training runs that never finished as ``interrupted``.
+
+        Only while nobody trains (the data directory's training lock is free): a live
+        training job's staging directory is not a leftover."""
+        lock = training_lock(self.ft.data.root)
+        if not lock.try_acquire():
+            return []
+        try:
+            self._close_interrupted_runs()
+            return self._remove_unreferenced()
+        finally:
+            lock.release()
+
+    def _close_interrupted_runs(self) -> None:
+        with self.ft.db.write() as session:
+            for run in session.exec(select(TrainingRun).where(TrainingRun.status == "running")):
+                run.status, run.finished_at = "interrupted", utcnow()
+                run.error = "stopped before it finished (the device restarted or crashed)"
+                session.add(run)
+
+    def _remove_unreferenced(self) -> list[Path]:
         root = self.ft.data.models_dir
         if not root.is_dir():
             return []
         with self.ft.db.read() as session:
-            known = {Path(r.path) for r in session.exec(select(ModelVersion))}
+            known = {
+                self.ft.data.version_dir(r.family_id, r.version)
+                for r in session.exec(select(ModelVersion))
+            }
         removed: list[Path] = []
         for family_dir in root.iterdir():
             if not family_dir.is_dir():

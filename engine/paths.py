@@ -56,6 +56,11 @@ class DataDir:
     def family_models(self, family_id: str) -> Path:
         return self.models_dir / family_id
 
+    def version_dir(self, family_id: str, version: int) -> Path:
+        """Where a model version's files live. Always derived from the data directory, so a
+        data directory that was moved or copied still finds its models."""
+        return self.family_models(family_id) / str(version)
+
     def ensure(self) -> None:
         """Create the directory tree with owner-only permissions."""
         for path in (self.root, self.base_dir, self.models_dir, self.logs_dir):

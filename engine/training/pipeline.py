@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from engine import families
 from engine.db.tables import TrainingRun, utcnow
 from engine.errors import FamtuneError
+from engine.filelock import training_lock
 from engine.modelstore import ADAPTER_GGUF, ModelStore
 from engine.training.events import Done, Phase
 
@@ -65,7 +66,7 @@ def train_family(
     ft: Famtune, family_id: str, *, cancel: threading.Event | None = None, force: bool = False
 ) -> Iterator[Any]:
     """Yield training events; the last item is always a ``TrainOutcome``."""
-    from engine.training.dataset import build_dataset, enough_data
+    from engine.training.dataset import enough_data
 
     cancel = cancel or threading.Event()
     config = ft.config
@@ -78,6 +79,22 @@ def train_family(
     if not ready and not force:
         yield _not_created(why)
         return
+    with training_lock(ft.data.root).hold() as acquired:
+        if not acquired:
+            yield _not_created(
+                "Another training job is running on this device; the current model keeps "
+                "serving. Try again when it has finished."
+            )
+            return
+        yield from _train_locked(ft, profile, family_id, cancel)
+
+
+def _train_locked(
+    ft: Famtune, profile: Any, family_id: str, cancel: threading.Event
+) -> Iterator[Any]:
+    from engine.training.dataset import build_dataset
+
+    config = ft.config
     yield Phase("dataset", "Preparing this family's examples (personal data already removed)")
     dataset = build_dataset(ft, family_id, seed=config.seed)
     if not dataset.examples or not dataset.holdout:

@@ -26,12 +26,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from engine.errors import FamtuneError
-from engine.training.events import Event, event_from_json, event_to_json
+from engine.filelock import FileLock
+from engine.training.events import Event, Phase, event_from_json, event_to_json
 from engine.training.job import TrainJob
 from engine.training.memory import MALLOC_TUNABLES, MemoryBudgetExceeded
 
@@ -154,6 +155,23 @@ def _watch_stdin(cancel: threading.Event) -> None:
     cancel.set()
 
 
+def _own_checkpoint_dir(
+    job: TrainJob, cancel: threading.Event, emit: Callable[[dict[str, Any]], None]
+) -> bool:
+    """Wait until no other worker uses ``job.checkpoint_dir`` (one whose parent was killed
+    finishes its step and saves its checkpoint first); the lock lasts as long as this process.
+    False when cancelled while waiting."""
+    lock = FileLock(job.checkpoint_dir / "worker.lock")
+    announced = False
+    while not lock.try_acquire():
+        if not announced:
+            emit(event_to_json(Phase("waiting", "The previous training process is finishing")))
+            announced = True
+        if cancel.wait(0.5):
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
@@ -164,11 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    def emit(data: dict[str, Any]) -> None:
-        events.write(json.dumps(data) + "\n")
-        events.flush()
-
     cancel = threading.Event()
+    parent_gone = threading.Event()
+
+    def emit(data: dict[str, Any]) -> None:
+        """Write one event; if nobody reads them any more (the parent was killed), stop at
+        the next step boundary, which saves a checkpoint the next run resumes from."""
+        if parent_gone.is_set():
+            return
+        try:
+            events.write(json.dumps(data) + "\n")
+            events.flush()
+        except (OSError, ValueError):
+            parent_gone.set()
+            cancel.set()
+
     threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     try:
@@ -176,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         from engine.training.trainer import train_lora
 
         job = TrainJob.from_json(json.loads(Path(args[0]).read_text(encoding="utf-8")))
+        if not _own_checkpoint_dir(job, cancel, emit):
+            return 0
         sink = JsonlSink(job.metrics_path) if job.metrics_path else None
         try:
             for event in train_lora(job, cancel=cancel, sink=sink):
@@ -196,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         emit({"event": "Error", "kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
         return 1
     finally:
-        events.flush()
+        with contextlib.suppress(OSError, ValueError):
+            events.flush()
     return 0
 
 

@@ -11,12 +11,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from famtune_gui.mainwindow import IDLE_DIM_MS, MainWindow
 from famtune_gui.session import EngineSession
+from famtune_gui.systemd_notify import Notifier
 from famtune_gui.theme import apply_theme
 
 
@@ -64,6 +66,55 @@ def build(args: argparse.Namespace, app: QApplication) -> MainWindow:
     return window
 
 
+@dataclass
+class Supervision:
+    """What ``supervise`` set up: the notifier and the watchdog timer (None without one)."""
+
+    notifier: Notifier
+    watchdog_timer: QTimer | None = None
+
+    def stop(self) -> None:
+        """The app is quitting: no more pings, and systemd hears STOPPING=1."""
+        if self.watchdog_timer is not None:
+            self.watchdog_timer.stop()
+        self.notifier.stopping("leaving")
+
+
+def supervise(
+    window: MainWindow, app: QCoreApplication, notifier: Notifier | None = None
+) -> Supervision:
+    """Report to systemd when started as a ``Type=notify`` service (a no-op otherwise):
+    READY=1 once the first screen is up and the event loop runs, WATCHDOG=1 every half
+    watchdog period from a timer on the GUI thread (a hung GUI thread stops pinging, and
+    systemd kills and restarts the app), STOPPING=1 when the app quits."""
+    supervision = Supervision(notifier if notifier is not None else Notifier.from_environment())
+    if not supervision.notifier.enabled:
+        return supervision
+    announced: list[bool] = []
+
+    def ready() -> None:
+        if not announced:
+            announced.append(True)
+            supervision.notifier.ready(f"showing {window.title.text()}")
+
+    if window.isVisible():
+        QTimer.singleShot(0, window, ready)
+    else:
+        window.shown.connect(ready)
+    # The connections below are lambdas, not bound methods: PySide may drop a connection to a
+    # bound method of a plain object once nothing else holds it, and these must outlive the
+    # caller's reference (a lost ping connection would have systemd kill a healthy app).
+    interval = supervision.notifier.watchdog_interval_ms
+    if interval is not None:
+        timer = QTimer(window)
+        timer.setObjectName("systemd-watchdog")
+        timer.timeout.connect(lambda: supervision.notifier.watchdog())
+        timer.start(interval)
+        supervision.watchdog_timer = timer
+    app.aboutToQuit.connect(lambda: supervision.stop())
+    return supervision
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -71,8 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("famtune")
+    notifier = Notifier.from_environment()
+    notifier.status("opening the data directory")
     window = build(args, app)
+    supervision = supervise(window, app, notifier)
     code = int(app.exec())
+    supervision.notifier.close()
     del window
     return code
 

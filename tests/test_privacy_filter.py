@@ -145,6 +145,22 @@ def test_street_addresses(address: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "place"),
+    [("He scored twice in the match against Oakdale.", "Oakdale"),
+     ("Saturday's game vs. Millbrook High went well", "Millbrook High"),
+     ("We play against the Riverside Rovers next week", "Riverside Rovers")],
+)  # fmt: skip
+def test_teams_and_towns_after_against(text: str, place: str) -> None:
+    result = PrivacyFilter().scrub(text)
+    assert place not in result.text and "<" in result.text
+
+
+@pytest.mark.parametrize("text", ["Lean it against the wall.", "We played against Dad at chess."])
+def test_against_alone_removes_nothing(text: str) -> None:
+    assert PrivacyFilter().scrub(text).text == text
+
+
+@pytest.mark.parametrize(
     "card", ["4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004", "378282246310005"]
 )
 def test_card_numbers(card: str) -> None:

@@ -265,6 +265,23 @@ def school_recognizer() -> RegexRecognizer:
     return RegexRecognizer("SCHOOL", _SCHOOL_PATTERNS, name="famtune-school", score=0.8)
 
 
+# A capitalized name after "against", "versus" or "vs" names a team, a school or a town the
+# children play ("the match against Oakdale"): where they live. spaCy's small English model
+# misses such one-word places.
+_OPPONENT_PATTERNS = [
+    re.compile(
+        r"\b(?:against|versus|vs\.?)\s+(?:the\s+)?"
+        r"(?P<pii>(?-i:(?!(?:The|Mom|Mum|Dad|Grandma|Grandpa|Us|Them)\b)[A-Z][a-z]+"
+        r"(?:\s+[A-Z][a-z]+){0,2}))",
+        re.IGNORECASE,
+    ),
+]
+
+
+def opponent_recognizer() -> RegexRecognizer:
+    return RegexRecognizer("LOCATION", _OPPONENT_PATTERNS, name="famtune-opponent", score=0.6)
+
+
 # -- names after a title or relation ------------------------------------------------------
 
 _TITLES = (
@@ -641,6 +658,7 @@ def standard_recognizers() -> list[EntityRecognizer]:
         address_recognizer(),
         date_of_birth_recognizer(),
         school_recognizer(),
+        opponent_recognizer(),
         TitledPersonRecognizer(),
         GivenNameRecognizer(),
         ActorNameRecognizer(),

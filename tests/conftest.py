@@ -13,6 +13,12 @@ from typing import Any
 
 import pytest
 
+NETBLOCK = Path(__file__).parent / "netblock"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(NETBLOCK), os.environ.get("PYTHONPATH")) if p
+)  # child processes: outbound network blocked (tests/netblock/sitecustomize.py)
+import tests.netblock.sitecustomize  # noqa: E402,F401  (and in this process)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,6 +116,18 @@ def supervise(
     return supervision
 
 
+def stop_on_sigterm(window: MainWindow) -> QTimer:
+    """SIGTERM (systemd stopping the service, or shutting down) closes the app cleanly, kiosk
+    mode or not. Python runs signal handlers only between bytecodes, so a timer lets the
+    interpreter look at least twice a second while Qt's event loop waits."""
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window, window.system_shutdown))
+    tick = QTimer(window)
+    tick.setObjectName("signal-tick")
+    tick.timeout.connect(lambda: None)
+    tick.start(500)
+    return tick
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -126,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     notifier.status("opening the data directory")
     window = build(args, app)
     supervision = supervise(window, app, notifier)
+    stop_on_sigterm(window)
     code = int(app.exec())
     supervision.notifier.close()
     del window

@@ -290,6 +290,11 @@ class MainWindow(QMainWindow):
             unlock=False,
         )
 
+    def system_shutdown(self) -> None:
+        """The system stops the app (SIGTERM from systemd at shutdown or ``systemctl stop``):
+        close cleanly, engine included, without asking for the PIN."""
+        self._leave()
+
     def _leave(self) -> None:
         self._exit_allowed = True
         self.close()

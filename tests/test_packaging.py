@@ -438,3 +438,35 @@ def test_the_apps_watchdog_timer_pings_from_the_gui_thread(
         supervision.stop()
     assert not timer.isActive()
     assert "STOPPING=1\nSTATUS=leaving" in wait_for(receiver, 1)
+
+
+def test_sigterm_stops_the_kiosk_app_cleanly(
+    notify_socket: tuple[str, socket.socket], home: Path
+) -> None:
+    """As systemd stops the service: the real app in kiosk mode gets SIGTERM after READY=1,
+    says STOPPING=1 and exits 0 (no PIN asked, the engine closed)."""
+    import signal
+    import subprocess
+    import sys
+
+    address, receiver = notify_socket
+    env = dict(os.environ, NOTIFY_SOCKET=address, QT_QPA_PLATFORM="offscreen",
+               FAMTUNE_PROFILE="development")  # fmt: skip
+    app = subprocess.Popen(
+        [sys.executable, "-m", "famtune_gui.app", "--kiosk", "--home", str(home)],
+        env=env, cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        messages: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("READY=1" in m for m in messages) and time.monotonic() < deadline:
+            messages += wait_for(receiver, 1, timeout=1.0)
+        assert any("READY=1" in m for m in messages), messages
+        app.send_signal(signal.SIGTERM)
+        out, _ = app.communicate(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0, out
+    assert any("STOPPING=1" in m for m in messages + drain(receiver))

@@ -12,12 +12,13 @@ the prompt labels masked (-100), dynamic padding, no gradient checkpointing.
 Tokens/s counts the prompt + response tokens actually processed (padding excluded) during
 the training loop (model loading excluded; wall time is reported separately).
 
-    .venv/bin/python bench/bench_training.py [--steps N|auto] [--json]
+    .venv/bin/python bench/bench_training.py [--interactions 300] [--steps N|auto] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -103,6 +104,26 @@ def build_examples(n: int, seed: int) -> list[tuple[str, str]]:
         }
         examples.append(build_training_example(context, audience, candidates, chosen, reasons))
     return examples
+
+
+def simulated_examples(work: Path, interactions: int, seed: int) -> list[tuple[str, str]]:
+    """The training pairs famtune's own dataset builder makes for the demo family after
+    ``interactions`` simulated interactions (what ``train`` would train on)."""
+    from engine.cli.main import main as engine_cli
+    from engine.core import Famtune
+    from engine.training.dataset import build_dataset
+
+    home = work / "sim-home"
+    ft = Famtune(home, profile="development")
+    ft.initialize(demo=True, training_cache=False)
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the report
+        code = engine_cli(["--home", str(home), "simulate", "--family", "smith-family",
+                           "--interactions", str(interactions), "--seed", str(seed)])  # fmt: skip
+    if code != 0:
+        raise SystemExit("simulate failed")
+    pairs = build_dataset(ft, "smith-family").pairs()
+    ft.close()
+    return pairs
 
 
 # -- running a child under /usr/bin/time ---------------------------------------------------
@@ -395,7 +416,15 @@ def _auto_steps(args: argparse.Namespace, n_tokens: int, n_examples: int) -> tup
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="auto", help="optimizer steps for both runs, or 'auto'")
-    parser.add_argument("--examples", type=int, default=300)
+    parser.add_argument(
+        "--interactions",
+        type=int,
+        default=300,
+        help="simulated interactions of the demo family; its dataset is what both train on",
+    )
+    parser.add_argument(
+        "--synthetic", type=int, default=0, help="instead: this many synthetic catalog examples"
+    )
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seq", type=int, default=512)
@@ -424,7 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     cache = basemodel.prepare_training_cache(data_dir, info.path, sha256=info.sha256)
     work = Path(tempfile.mkdtemp(prefix="bench-training-"))
     try:
-        examples = build_examples(args.examples, args.seed)
+        if args.synthetic:
+            examples, source = build_examples(args.synthetic, args.seed), "synthetic examples"
+        else:
+            examples = simulated_examples(work, args.interactions, args.seed)
+            source = f"the demo family's dataset from {args.interactions} simulated interactions"
         tokens = work / "tokens.npz"
         data = tokenize_in_subprocess(cache, examples, tokens)
         assert isinstance(data, TokenizedData)
@@ -441,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": f"{os.cpu_count()} cores, {args.threads} torch threads, "
             f"OMP_WAIT_POLICY={bench_env(args.threads)['OMP_WAIT_POLICY']}",
             "data": {
+                "source": source,
                 "examples": len(data),
                 "tokens_mean": round(float(lengths.mean()), 1),
                 "tokens_min": int(lengths.min()),
@@ -470,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
 def render(report: dict[str, Any]) -> str:
     d, s = report["data"], report["settings"]
     lines = [
-        f"Data: {d['examples']} examples, {d['tokens_min']}-{d['tokens_max']} tokens "
+        f"Data: {d['source']}: {d['examples']} examples, "
+        f"{d['tokens_min']}-{d['tokens_max']} tokens "
         f"(mean {d['tokens_mean']}, response mean {d['response_mean']}); {report['machine']}",
         f"Run: {s['steps']} steps ({s['how']}), batch {s['batch']}, max {s['max_seq_length']} "
         f"tokens, lr {s['lr']}, our budget {s['budget_mb']} MB",

@@ -1,0 +1,217 @@
+"""``make bench``: every benchmark, one after the other, and one table in docs/benchmarks.md.
+
+Each script runs as its own process with ``--json``; its full JSON is kept next to the table
+(``docs/benchmarks.json``) and the headline figures go into the table with their goals.
+A script that fails is reported as such and the others still run. ``--only`` picks some.
+
+    python bench/run_all.py [--only training,gui,...] [--quick]
+
+``--quick`` shortens the long ones (fewer steps, runs and requests) for a smoke run; the
+table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+Row = tuple[str, str, str, str]  # what, measured, goal, met
+Extract = Callable[[dict[str, Any]], list[Row]]
+
+
+def _met(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "**no**")
+
+
+def training(d: dict[str, Any]) -> list[Row]:
+    ours, base = d["results"][0], d["results"][1] if len(d["results"]) > 1 else {}
+    peak = ours["peak_rss_mb"]
+    rows: list[Row] = [
+        ("training peak RSS, famtune trainer (/usr/bin/time -v)", f"{peak:.0f} MB",
+         "<= 1536 MB (stretch <= 1024)", _met(peak <= 1536)),
+        ("training tokens/s, famtune trainer", f"{ours.get('tokens_per_s')}", "-", "-"),
+    ]  # fmt: skip
+    if base:
+        rows.append(("training peak RSS, transformers.Trainer + peft baseline",
+                     f"{base['peak_rss_mb']:.0f} MB ({base['status']})", "-", "-"))  # fmt: skip
+        rows.append(("training tokens/s, baseline", f"{base.get('tokens_per_s')}", "-", "-"))
+    if "speedup" in d:
+        rows.append(("training speed-up over the baseline (tokens/s, same data and settings)",
+                     f"{d['speedup']}x", ">= 1.5x", _met(d["speedup"] >= 1.5)))  # fmt: skip
+    return rows
+
+
+def inference(d: dict[str, Any]) -> list[Row]:
+    service = d["rows"][1]
+    forced = d["forced_decode_tokens_per_cpu_s"]
+    overhead = forced["lora"] / forced["none"]
+    ratio = d["service_vs_raw_p50_latency"]
+    return [
+        ("family-model path latency / raw llama-cpp-python (same prompt, schema, greedy)",
+         f"{ratio:.2f}", "<= 1.15", _met(ratio <= 1.15)),
+        ("family-model recommendation p50 (base model, CPU)", f"{service['p50_s']:.1f} s",
+         "<= 2 s", _met(service["p50_s"] <= 2.0)),
+        ("LoRA adapter overhead (tokens per CPU-second, with / without)", f"{overhead:.2f}",
+         ">= 0.90", _met(overhead >= 0.90)),
+    ]  # fmt: skip
+
+
+def recommend(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for name, r in d.items():
+        goal = r.get("goal_ms")
+        rows.append((name, f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms",
+                     f"p50 <= {goal:g} ms" if goal else "-",
+                     _met(r["p50_ms"] <= goal) if goal else "-"))  # fmt: skip
+    return rows
+
+
+def privacy(d: dict[str, Any]) -> list[Row]:
+    lat = d["latencyMs"]
+    return [
+        ("PII filter recall", f"{d['recall']:.3f} ({d['piiSpans']} spans)", ">= 0.95",
+         _met(d["recall"] >= 0.95)),
+        ("family-member names removed", f"{d['memberNameRecall']:.3f}", "1.0",
+         _met(d["memberNameRecall"] >= 1.0)),
+        ("PII filter latency per sentence", f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms",
+         "p50 <= 20 ms", _met(lat["p50"] <= 20.0)),
+    ]  # fmt: skip
+
+
+def gui(d: dict[str, Any]) -> list[Row]:
+    c, t = d["coldStart"], d["whileTraining"]
+    return [
+        ("GUI cold start to the first screen", f"median {c['medianS']} s, max {c['maxS']} s",
+         "<= 3 s", _met(c["maxS"] <= 3.0)),
+        ("GUI heartbeat max stall while a training job runs",
+         f"{t['maxStallMs']} ms (p99 {t['p99GapMs']} ms, {t['seconds']:.0f} s)", "<= 50 ms",
+         _met(t["maxStallMs"] <= 50.0)),
+    ]  # fmt: skip
+
+
+def load(d: dict[str, Any]) -> list[Row]:
+    q, b = d["quiet"], d["whileTraining"]
+    ok = all(r["errors"] == 0 and r["hungThreads"] == 0 and r["unsafe"] == 0 for r in (q, b))
+    return [
+        (f"{q['requests']} requests, {d['threads']} threads, while training",
+         f"p50 {b['p50Ms']} ms, p95 {b['p95Ms']} ms, p99 {b['p99Ms']} ms; errors "
+         f"{b['errors']}, unsafe {b['unsafe']}, hung {b['hungThreads']}",
+         "no error, no deadlock", _met(ok)),
+        ("the same load on a quiet machine", f"p50 {q['p50Ms']} ms, p99 {q['p99Ms']} ms",
+         "-", "-"),
+    ]  # fmt: skip
+
+
+def personalization(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for f in d["families"]:
+        margin = f["relativeMargin"]
+        rows.append((f"hit@3 family model vs general, {f['archetype']} family "
+                     f"({f['holdoutCases']} hold-out cases)",
+                     f"{f['familyHitAt3']} vs {f['generalHitAt3']}"
+                     + ("" if margin is None else f" ({margin:+.0%})"),
+                     ">= +20%", _met(margin is not None and margin >= 0.2)))  # fmt: skip
+        rows.append((f"wall time train -> active adapter, {f['archetype']}",
+                     f"{f['trainWallS']:.0f} s ({f['steps']} steps; activated: {f['activated']})",
+                     "-", "-"))  # fmt: skip
+    return rows
+
+
+BENCHES: dict[str, tuple[list[str], list[str], Extract]] = {
+    # name: (arguments, --quick arguments, extractor)
+    "recommend": (["bench_recommend.py"], ["--runs", "50"], recommend),
+    "privacy": (["bench_privacy.py"], [], privacy),
+    "inference": (["bench_inference.py"], ["--runs", "2", "--warmup", "1"], inference),
+    "training": (["bench_training.py"], ["--steps", "4"], training),
+    "gui": (["bench_gui.py"], ["--seconds", "10", "--runs", "1"], gui),
+    "load": (["bench_load.py"], ["--requests", "200"], load),
+    "personalization": (
+        ["bench_personalization.py"],
+        ["--families", "outdoorsy", "--interactions", "150"],
+        personalization,
+    ),
+}
+
+
+def machine() -> str:
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 2**20:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    cpu = platform.processor() or platform.machine()
+    return (f"{platform.system()} {platform.machine()} ({cpu}), {os.cpu_count()} cores{mem}, "
+            f"Python {platform.python_version()}; load average before: "
+            f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHES))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    header = machine()
+    results: dict[str, Any] = {}
+    table: list[str] = []
+    for name in names:
+        script, quick, extract = BENCHES[name]
+        cmd = [sys.executable, str(ROOT / "bench" / script[0]), *script[1:], "--json",
+               *(quick if args.quick else [])]  # fmt: skip
+        print(f"== {name}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        seconds = time.monotonic() - started
+        try:
+            data = json.loads(done.stdout)
+            rows = extract(data)
+            results[name] = {"seconds": round(seconds), "exit": done.returncode, "report": data}
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            rows = [(f"{name} benchmark", f"failed (exit {done.returncode}): {tail}", "-", "-")]
+            results[name] = {"seconds": round(seconds), "exit": done.returncode,
+                             "error": f"{type(exc).__name__}: {exc}", "stderr": tail}  # fmt: skip
+        for what, measured, goal, met in rows:
+            table.append(f"| {what} | {measured} | {goal} | {met} | `{script[0]}` |")
+        print(f"   {seconds:.0f} s", file=sys.stderr, flush=True)
+    DOCS.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# famtune benchmarks",
+        "",
+        f"Written by `make bench` (`bench/run_all.py{' --quick' if args.quick else ''}`) "
+        f"on {stamp}.",
+        f"Machine: {header}.",
+        "Every figure was measured in this run; ratios compare runs made in the same process "
+        "or one after the other. The raw reports are in `docs/benchmarks.json`.",
+        "",
+        "| what | measured | goal | met | script |",
+        "| --- | --- | --- | --- | --- |",
+        *table,
+        "",
+    ]
+    (DOCS / "benchmarks.md").write_text("\n".join(lines))
+    report = {"machine": header, "quick": args.quick, "at": stamp, "results": results}
+    (DOCS / "benchmarks.json").write_text(json.dumps(report, indent=2))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

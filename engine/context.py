@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import (
@@ -148,6 +148,19 @@ class RequestContext(BaseModel):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return normalize_tag(value) if isinstance(value, str) else value
+
+    @field_validator("at")
+    @classmethod
+    def _convertible(cls, value: datetime | None) -> datetime | None:
+        """A time that cannot be shown in local time or UTC (year 1 at +14:00, year 9999 at
+        -14:00) would break every later step; refuse it here."""
+        if value is not None:
+            try:
+                value.astimezone()
+                value.astimezone(timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                raise ValueError("the time is out of range") from None
+        return value
 
     @field_validator("current_activity")
     @classmethod

@@ -167,12 +167,16 @@ def load_json_text(text: str | bytes, what: str, max_bytes: int = MAX_PROFILE_BY
         raise ValidationFailed("", f"{what} is too large ({len(text)} bytes, limit {max_bytes})")
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(
-            exc, json.JSONDecodeError
-        ) else ""
-        raise ValidationFailed("", f"{what} is not valid JSON: {detail}{where}") from None
+    except RecursionError:
+        raise ValidationFailed("", f"{what} is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int of 4300+ digits
+        if isinstance(exc, json.JSONDecodeError):
+            detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        elif isinstance(exc, UnicodeDecodeError):
+            detail = "not UTF-8 text"
+        else:
+            detail = "a number is too long"
+        raise ValidationFailed("", f"{what} is not valid JSON: {detail}") from None
 
 
 def parse_profile_text(text: str | bytes) -> FamilyProfile:

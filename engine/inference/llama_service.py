@@ -1,9 +1,15 @@
 """One llama.cpp model, loaded once, serving JSON-constrained generations with per-request
 LoRA adapters.
 
-* The base GGUF is checked in pure Python first (:func:`engine.basemodel.verify_gguf`), and
-  so is every adapter (:func:`engine.inference.lora_gguf.verify_lora_gguf`): a truncated,
-  corrupt or mismatched file raises :class:`ModelFileError` before llama.cpp sees it.
+* The base GGUF is checked in pure Python first (:func:`engine.basemodel.verify_gguf`, then
+  :func:`check_base_model`), and so is every adapter
+  (:func:`engine.inference.lora_gguf.verify_lora_gguf`, and its sha256 against the one its
+  version's manifest recorded, when the caller passes it): a truncated, corrupt or
+  mismatched file raises :class:`ModelFileError` before llama.cpp sees it.
+* The GGUF's chat templates are never rendered: prompts are built by famtune and completed
+  as plain text (``create_chat_completion`` is never called). llama-cpp-python still
+  compiles every ``tokenizer.chat_template*`` string (sandboxed Jinja) when the model loads,
+  so :func:`check_base_model` bounds their size and compiles them first, under its control.
 * Adapters are loaded with ``llama_adapter_lora_init`` into an LRU cache keyed by
   ``(path, sha256)``, switched on the context with ``llama_set_adapters_lora`` (``n = 0``
   clears) and released with ``llama_adapter_lora_free``. The base is never reloaded.
@@ -24,6 +30,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -34,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.basemodel import GGUFSummary
 from engine.errors import FamtuneError, ModelFileError, ValidationFailed
 from engine.inference.lora_gguf import verify_lora_gguf
 
@@ -45,6 +53,25 @@ GRAMMAR_TOP_K = 64
 """Candidates tried against the grammar before the whole vocabulary is."""
 SAMPLING_TOP_K = 40
 GRAMMAR_CACHE_SIZE = 16
+SUPPORTED_ARCHITECTURES = ("gemma3",)
+"""Base model architectures famtune trains and serves (the prompts and the LoRA mapping)."""
+MAX_CHAT_TEMPLATE_BYTES = 64 << 10
+"""All ``tokenizer.chat_template*`` strings together (a real template is a few KiB; a
+megabyte of Jinja takes llama-cpp-python about 8 s to compile here)."""
+# (required, upper bound) of the integer hyperparameters ``<arch>.<name>``.
+_HPARAMS: dict[str, tuple[bool, int]] = {
+    "context_length": (True, 1 << 20),
+    "embedding_length": (True, 1 << 16),
+    "block_count": (True, 1024),
+    "feed_forward_length": (True, 1 << 18),
+    "attention.head_count": (True, 1024),
+    "attention.head_count_kv": (False, 1024),
+    "attention.key_length": (False, 1 << 14),
+    "attention.value_length": (False, 1 << 14),
+    "attention.sliding_window": (False, 1 << 20),
+}
+_SPECIAL_TOKENS = ("bos", "eos", "unknown", "padding", "seperator", "mask")
+_LAYER_RE = re.compile(r"^blk\.(\d+)\.")
 
 _llama_log_callback: Any = None
 
@@ -127,7 +154,9 @@ class LlamaService:
         summary = verify_gguf(
             self.base_path, expected_sha256=expected_sha256, what="base model file"
         )
+        check_base_model(summary)
         self.architecture = summary.architecture
+        self.base_sha256 = summary.sha256  # None unless expected_sha256 was given
         self._base_tensors = {t.name: t.shape for t in summary.tensors}
         self._lock = threading.Lock()
         self._adapters: OrderedDict[tuple[str, str], _Adapter] = OrderedDict()
@@ -186,12 +215,13 @@ class LlamaService:
         """Adapters in the cache, least recently used first."""
         return [entry.path for entry in self._adapters.values()]
 
-    def check_adapter(self, path: Path) -> None:
+    def check_adapter(self, path: Path, *, expected_sha256: str | None = None) -> None:
         """Verify an adapter file and load it into llama.cpp over this base (a load test):
-        ModelFileError when it is corrupt, of another architecture or cannot be applied."""
+        ModelFileError when it is corrupt, of another architecture, does not have
+        ``expected_sha256`` or cannot be applied."""
         with self._lock:
             self._check_open()
-            self._load_adapter(Path(path))
+            self._load_adapter(Path(path), expected_sha256)
 
     def tokenize(self, text: str) -> list[int]:
         """The prompt tokens (with BOS) this service evaluates for ``text``."""
@@ -204,6 +234,7 @@ class LlamaService:
         schema: dict[str, Any],
         *,
         adapter: Path | None = None,
+        adapter_sha256: str | None = None,
         max_tokens: int = 256,
         temperature: float = 0.0,
         deadline_s: float | None = None,
@@ -213,8 +244,10 @@ class LlamaService:
         ``temperature`` 0 is greedy; above 0, top-k sampling seeded with the service's seed
         (the same inputs give the same output either way). ``deadline_s`` counts from this
         call, queue wait included; when it passes, generation stops and the result has
-        ``stopped_by_deadline`` (and usually ``parsed`` None). Raises ModelFileError for a bad
-        adapter and ValidationFailed for a prompt that does not fit the context.
+        ``stopped_by_deadline`` (and usually ``parsed`` None). With ``adapter_sha256`` the
+        adapter file must have that sha256 (hashed once per path, size, mtime and inode)
+        before anything else reads it. Raises ModelFileError for a bad adapter and
+        ValidationFailed for a prompt that does not fit the context.
         """
         start = time.monotonic()
         deadline = None if deadline_s is None else start + deadline_s
@@ -224,7 +257,7 @@ class LlamaService:
             self._check_open()
             lib = _lib()
             tokens = self._prompt_tokens(prompt, max_tokens)
-            entry = self._select_adapter(adapter)
+            entry = self._select_adapter(adapter, adapter_sha256)
             grammar = self._grammar(grammar_key)
             lib.llama_sampler_reset(grammar.sampler)
             rng = np.random.default_rng(self.seed)
@@ -371,21 +404,16 @@ class LlamaService:
         key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
         sha = self._sha_cache.get(key)
         if sha is None:
-            digest = hashlib.sha256()
-            try:
-                with path.open("rb") as handle:
-                    while block := handle.read(1 << 20):
-                        digest.update(block)
-            except OSError as exc:
-                raise ModelFileError(f"adapter file {path} cannot be read: {exc}") from exc
-            sha = digest.hexdigest()
+            sha = _hash_file(path)
             if len(self._sha_cache) > 64:
                 self._sha_cache.clear()
             self._sha_cache[key] = sha
         return sha
 
-    def _select_adapter(self, adapter: Path | None) -> _Adapter | None:
-        entry = None if adapter is None else self._load_adapter(Path(adapter))
+    def _select_adapter(
+        self, adapter: Path | None, expected_sha256: str | None = None
+    ) -> _Adapter | None:
+        entry = None if adapter is None else self._load_adapter(Path(adapter), expected_sha256)
         if entry is not self._active:
             self._apply(entry)
         return entry
@@ -403,9 +431,15 @@ class LlamaService:
         self._active = entry
         self._invalidate_cache()
 
-    def _load_adapter(self, path: Path) -> _Adapter:
+    def _load_adapter(self, path: Path, expected_sha256: str | None = None) -> _Adapter:
         path = path.resolve()
         sha = self._file_sha256(path)
+        if expected_sha256 is not None and sha != expected_sha256.strip().lower():
+            raise ModelFileError(
+                f"adapter file {path.name} does not match the sha256 recorded in its manifest "
+                f"(expected {expected_sha256[:16]}..., found {sha[:16]}...); it is corrupt or "
+                "was changed"
+            )
         key = (str(path), sha)
         entry = self._adapters.get(key)
         if entry is not None:
@@ -615,6 +649,116 @@ class LlamaService:
             queued_s=queued,
             prompt_s=prompt_s,
         )
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise ModelFileError(f"adapter file {path} cannot be read: {exc}") from exc
+    return digest.hexdigest()
+
+
+def check_base_model(summary: GGUFSummary) -> None:
+    """Checks of a verified base GGUF's header against what llama.cpp needs, in Python.
+
+    Found by fuzzing: llama.cpp 0.3.36 aborts the whole process (SIGABRT, not an exception)
+    on a header that parses fine but declares ``block_count`` 0 or in the hundreds and up
+    (1000, 2^20, 2^32-1), or a NaN or negative ``layer_norm_rms_epsilon``. So: a model (not
+    an adapter) of
+    an architecture famtune serves, plausible hyperparameters that agree with the tensors,
+    special token ids inside the vocabulary, and chat templates that are small and compile
+    (:func:`check_chat_templates`). Raises ModelFileError naming the problem.
+    """
+    what = f"base model file {summary.file_name}"
+    meta = summary.metadata
+    kind = meta.get("general.type", "model")
+    if kind != "model":
+        raise ModelFileError(f"{what} is not a model (general.type is {kind!r})")
+    arch = summary.architecture
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise ModelFileError(
+            f"{what} is a {arch!r} model; famtune serves "
+            f"{', '.join(repr(a) for a in SUPPORTED_ARCHITECTURES)} base models only"
+        )
+    values: dict[str, int] = {}
+    for name, (required, limit) in _HPARAMS.items():
+        key = f"{arch}.{name}"
+        value = meta.get(key)
+        if value is None:
+            if required:
+                raise ModelFileError(f"{what} has no {key}")
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+            raise ModelFileError(f"{what} has an implausible {key} ({value!r}; 1 to {limit})")
+        values[name] = value
+    for key, required in ((f"{arch}.attention.layer_norm_rms_epsilon", True),
+                          (f"{arch}.rope.freq_base", False)):  # fmt: skip
+        number = meta.get(key)
+        if number is None and not required:
+            continue
+        if not isinstance(number, float) or not math.isfinite(number) or number <= 0:
+            raise ModelFileError(f"{what} has an implausible {key} ({number!r})")
+    heads = values["attention.head_count"]
+    kv_heads = values.get("attention.head_count_kv", heads)
+    if heads % kv_heads:
+        raise ModelFileError(
+            f"{what}: {heads} attention heads cannot share {kv_heads} key/value heads"
+        )
+    layers = {int(m.group(1)) for t in summary.tensors if (m := _LAYER_RE.match(t.name))}
+    if layers != set(range(values["block_count"])):
+        raise ModelFileError(
+            f"{what} declares {values['block_count']} layers ({arch}.block_count) but holds "
+            f"tensors for {len(layers)}"
+        )
+    vocab = summary.vocab_size
+    if vocab is None:
+        raise ModelFileError(f"{what} has no vocabulary (tokenizer.ggml.tokens)")
+    embedding = next((t.shape for t in summary.tensors if t.name == "token_embd.weight"), None)
+    if embedding != (values["embedding_length"], vocab):
+        raise ModelFileError(
+            f"{what}: the vocabulary ({vocab} tokens) does not match token_embd.weight "
+            f"({list(embedding) if embedding else 'missing'})"
+        )
+    for special in _SPECIAL_TOKENS:
+        key = f"tokenizer.ggml.{special}_token_id"
+        token = meta.get(key)
+        if token is not None and (
+            not isinstance(token, int) or isinstance(token, bool) or not 0 <= token < vocab
+        ):
+            raise ModelFileError(f"{what} has {key} {token!r}, outside its {vocab} tokens")
+    check_chat_templates(meta, what)
+
+
+def check_chat_templates(metadata: dict[str, Any], what: str) -> None:
+    """Bound and compile (never render) the ``tokenizer.chat_template*`` strings exactly as
+    llama-cpp-python's ``Llama()`` will (a sandboxed Jinja environment); a template that is
+    too large or does not compile is refused here, with its key named."""
+    templates = {
+        key: str(value)
+        for key, value in metadata.items()
+        if key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template.")
+    }
+    if not templates:
+        return
+    total = sum(len(text.encode("utf-8")) for text in templates.values())
+    if total > MAX_CHAT_TEMPLATE_BYTES:
+        raise ModelFileError(
+            f"{what} carries {total} bytes of chat templates (limit {MAX_CHAT_TEMPLATE_BYTES}); "
+            "famtune never uses them"
+        )
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    for key, text in templates.items():
+        try:
+            Jinja2ChatFormatter(template=text, eos_token="", bos_token="")
+        except Exception as exc:  # TemplateSyntaxError, RecursionError, ...
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ModelFileError(f"{what} has a chat template ({key}) that does not compile: "
+                                 f"{detail}") from None
 
 
 def _sample(values: npt.NDArray[np.float32], temperature: float, rng: np.random.Generator) -> int:

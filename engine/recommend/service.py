@@ -29,7 +29,7 @@ from engine import families
 from engine.catalog import Catalog, CatalogItem
 from engine.context import RequestContext, parse_context
 from engine.db.tables import Family, Interaction, ModelVersion, Setting
-from engine.errors import FamtuneError
+from engine.errors import FamtuneError, ModelFileError
 from engine.recommend.general import (
     GeneralEngine,
     Recommendation,
@@ -237,6 +237,7 @@ class RecommendationService:
                     Path(record.path),
                     n_threads=self.ft.config.inference_threads,
                     seed=self.ft.config.seed,
+                    expected_sha256=record.sha256,
                 )
             return self._llama
 
@@ -293,10 +294,12 @@ class RecommendationService:
             style,
         )
         schema = recommendation_schema(list(by_id), n)
+        expected_sha256 = self._adapter_sha256(model)
         result = self.llama().generate_json(
             prompt,
             schema,
             adapter=Path(model.path) / ADAPTER_FILE,
+            adapter_sha256=expected_sha256,
             max_tokens=TOKENS_PER_PICK * n + 32,
             deadline_s=self.ft.config.inference_deadline_s,
         )
@@ -333,6 +336,24 @@ class RecommendationService:
         doc["reason"] = reason
         verdict = self.validator.judge(audience, parse_item(doc), active_windows(audience, ctx.at))
         return verdict.allowed
+
+    def _adapter_sha256(self, model: ModelVersion) -> str:
+        """The sha256 the version's manifest recorded for its adapter when it was published
+        (kept in its row), once the version is known to fit the base model being served.
+        The llama service compares it with the file, hashed once per path, size and mtime,
+        before llama.cpp loads the adapter."""
+        if not model.adapter_sha256:
+            raise ModelFileError(
+                f"version {model.version} has no recorded sha256 for its {ADAPTER_FILE}; "
+                "it cannot be verified"
+            )
+        base = self.llama().base_sha256
+        if model.base_sha256 and base and model.base_sha256 != base:
+            raise ModelFileError(
+                f"version {model.version} was trained over another base model (sha256 "
+                f"{model.base_sha256[:12]}..., serving {base[:12]}...)"
+            )
+        return model.adapter_sha256
 
     def _family_taste(
         self, family_id: str, count: int, audience: Audience, items: list[CatalogItem]

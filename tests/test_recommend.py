@@ -388,3 +388,41 @@ def test_family_model_path_only_returns_safe_items(
                 assert catalog[rec.id].content_rating == "G"
     finally:
         service.close()
+
+
+def test_low_memory_frees_the_model_and_answers_from_the_general_engine(
+    engine_ctx: Famtune, smith_profile: dict[str, Any]
+) -> None:
+    """Graceful degradation: with too little memory available, idle adapters and then the
+    llama.cpp model are freed and the general engine answers (not cached, logged); once
+    memory is back the family model answers again."""
+    from engine.config import FineTuningConfig
+    from engine.inference.lora_gguf import write_lora_gguf
+    from engine.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.recommend.service import LOW_MEMORY_MB, LOW_MEMORY_REASON
+    from tests.test_inference import lora_tensors
+
+    _import(engine_ctx, smith_profile)
+    engine_ctx.use_config(FineTuningConfig(inference_deadline_s=300.0, inference_threads=2))
+    store = ModelStore(engine_ctx)
+    staged = store.staging_dir("smith-family")
+    write_lora_gguf(
+        staged / ADAPTER_GGUF, lora_tensors(layers=range(2), scale=0.01), alpha=16.0, n_layers=18
+    )
+    store.commit("smith-family", staged, {}, activate=True, status="active", reason=None,
+                 scores={"safetyScore": 1.0}, interactions_used=0)  # fmt: skip
+    free = [LOW_MEMORY_MB - 100]
+    service = RecommendationService(engine_ctx, memory_mb=lambda: free[0])
+    try:
+        service.llama()  # loaded earlier, as by a previous request
+        low = service.recommend("smith-family", CTX, n=3)
+        assert low.source == "general" and low.fallback_reason == LOW_MEMORY_REASON
+        assert service._llama is None  # the model was freed
+        again = service.recommend("smith-family", CTX, n=3)
+        assert not again.cache_hit  # a low-memory answer is not kept
+        assert any(e.component == "memory" for e in engine_ctx.recent_events())
+        free[0] = LOW_MEMORY_MB + 1000
+        back = service.recommend("smith-family", CTX, n=3)
+        assert back.source == "family-model", back.fallback_reason
+    finally:
+        service.close()

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,16 @@ CANDIDATES_PER_SLOT = 3
 CACHE_ENTRIES = 256
 CACHE_TTL_S = 600.0
 TOKENS_PER_PICK = 64  # an id and a reason of at most 120 characters
+LOW_MEMORY_MB = 320.0
+"""Below this much available memory the family model is not used: idle adapters, then the
+llama.cpp context are freed first, and the general engine answers if that is not enough."""
+LOW_MEMORY_REASON = "The device is short of memory, so general ideas are shown for now."
+
+
+def available_mb() -> float:
+    import psutil
+
+    return float(psutil.virtual_memory().available) / 2**20
 
 
 def inference_threads(config: Any) -> int:
@@ -135,8 +146,10 @@ class RecommendationService:
         *,
         validator: SafetyValidator | None = None,
         llama: LlamaService | None = None,
+        memory_mb: Callable[[], float] = available_mb,
     ) -> None:
         self.ft = ft
+        self.memory_mb = memory_mb
         self.validator = validator or SafetyValidator()
         self.general = GeneralEngine(self.validator)
         self.catalog = Catalog(ft)
@@ -210,7 +223,8 @@ class RecommendationService:
                 n,
             )
         batch = replace(batch, latency_ms=(time.perf_counter() - started) * 1000)
-        self.cache.put(key, batch)
+        if batch.fallback_reason != LOW_MEMORY_REASON:  # retried once memory is back
+            self.cache.put(key, batch)
         return batch
 
     def invalidate(self, family_id: str | None = None) -> None:
@@ -251,6 +265,11 @@ class RecommendationService:
         general: list[Recommendation],
         n: int,
     ) -> Batch:
+        if not self._enough_memory():
+            self.ft.log_event(
+                "warning", "memory", f"{LOW_MEMORY_REASON} ({self.memory_mb():.0f} MB available)"
+            )
+            return Batch(general, "general", fallback_reason=LOW_MEMORY_REASON)
         try:
             picks, tokens_per_s = self._model_picks(model, style, audience, ctx, ranked, n)
         except Exception as exc:  # any model failure: the general answer, with the cause
@@ -266,6 +285,20 @@ class RecommendationService:
                 if s.item.id not in {r.id for r in filled}
             ][: n - len(filled)]
         return Batch(filled, "family-model", model_version=model.version, tokens_per_s=tokens_per_s)
+
+    def _enough_memory(self) -> bool:
+        """Graceful degradation: free idle adapters, then the llama.cpp model (it is reloaded
+        on a later request), while less than ``LOW_MEMORY_MB`` is available."""
+        if self.memory_mb() >= LOW_MEMORY_MB:
+            return True
+        with self._llama_lock:
+            if self._llama is not None:
+                freed = self._llama.unload_idle_adapters()
+                log.info("memory low: freed %d idle adapters", freed)
+        if self.memory_mb() >= LOW_MEMORY_MB:
+            return True
+        self.close()
+        return self.memory_mb() >= LOW_MEMORY_MB
 
     def _model_picks(
         self,
@@ -298,7 +331,7 @@ class RecommendationService:
         result = self.llama().generate_json(
             prompt,
             schema,
-            adapter=Path(model.path) / ADAPTER_FILE,
+            adapter=self.ft.data.version_dir(model.family_id, model.version) / ADAPTER_FILE,
             adapter_sha256=expected_sha256,
             max_tokens=TOKENS_PER_PICK * n + 32,
             deadline_s=self.ft.config.inference_deadline_s,

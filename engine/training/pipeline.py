@@ -179,7 +179,10 @@ def _evaluate_and_publish(
     assert record is not None
     adapter = staged / ADAPTER_GGUF
     with LlamaService(
-        Path(record.path), n_threads=inference_threads(ft.config), seed=ft.config.seed
+        Path(record.path),
+        n_threads=inference_threads(ft.config),
+        seed=ft.config.seed,
+        expected_sha256=record.sha256,
     ) as llama:
         llama.check_adapter(adapter)  # a load test: refuse files llama.cpp cannot apply
         evaluation = performance(ft, dataset, adapter=adapter, llama=llama)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from engine.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for
 from engine.profiles import FamilyProfile
 from engine.recommend.general import Recommendation
-from engine.recommend.service import Batch
+from engine.recommend.service import LOW_MEMORY_REASON, Batch
 from engine.safety import member_name
 from famtune_gui import ops
 from famtune_gui.fmt import words
@@ -220,7 +220,9 @@ class HomeScreen(QWidget):
             text = f"Chosen by your family's own model (version {batch.model_version})."
         else:
             text = "General ideas, picked for your family's profile."
-            if batch.fallback_reason:
+            if batch.fallback_reason == LOW_MEMORY_REASON:
+                text += " " + LOW_MEMORY_REASON
+            elif batch.fallback_reason:
                 text += " The family model could not answer this time."
         role(self.status, "small")
         restyle(self.status)

@@ -530,6 +530,17 @@ def test_names_come_from_user_ids_without_role_words(validator: SafetyValidator)
     assert validator.check(fam, ok, at=NOON).allowed
 
 
+def test_names_that_are_everyday_words_count_only_capitalized(validator: SafetyValidator) -> None:
+    """A member called Will or May: "will" and "may" in a reason are ordinary words; the
+    capitalized name is still refused, and other names stay case-insensitive."""
+    fam = profile(member("dad-will", 40), member("kid-may", 7), member("kid-emma", 9))
+    ok = item(reason="This will be fun, and it may get a little messy.")
+    assert validator.check(fam, ok, at=NOON).allowed
+    for reason in ("Will would love this", "Fun for May and her dad", "fun for emma"):
+        verdict = validator.check(fam, item(reason=reason), at=NOON)
+        assert not verdict.allowed and codes(verdict) == ["unsafe_generated_text"], reason
+
+
 # -- the verdict and its score -------------------------------------------------------------------
 
 

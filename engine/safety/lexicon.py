@@ -57,15 +57,18 @@ class TermPattern:
     when none of the first words is among ``words_of(text)``.
     """
 
-    def __init__(self, terms: Iterable[str]) -> None:
-        self.terms = tuple(dict.fromkeys(t for t in map(normalize_term, terms) if t))
+    def __init__(self, terms: Iterable[str], *, ignore_case: bool = True) -> None:
+        terms = [t if ignore_case else " ".join(t.split()) for t in terms]
+        normal = map(normalize_term, terms) if ignore_case else iter(terms)
+        self.terms = tuple(dict.fromkeys(t for t in normal if t))
         firsts = [_WORD.search(t.casefold()) for t in self.terms]
         self.keys = frozenset(f.group(0) for f in firsts if f)
         self._always = any(f is None for f in firsts)
         # Longest first, so that a phrase wins over a word it starts with.
         ordered = sorted(self.terms, key=len, reverse=True)
         alternatives = "|".join(r"\s+".join(map(re.escape, t.split())) for t in ordered)
-        self.regex = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        flags = re.IGNORECASE if ignore_case else 0
+        self.regex = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", flags)
 
     def find(self, text: str, words: frozenset[str] | None = None) -> re.Match[str] | None:
         """The first match in ``text``, or None. ``words`` (from ``words_of(text)``) lets a

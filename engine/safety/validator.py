@@ -115,7 +115,7 @@ class Audience:
     youngest: FamilyMember
     avoided: tuple[str, ...]
     windows: tuple[TimeRestriction, ...]
-    family_names: TermPattern | None
+    family_names: NameDenyList | None
 
 
 # -- ratings and the audience ---------------------------------------------------------------
@@ -191,15 +191,47 @@ def member_name(member: FamilyMember) -> str:
     return " ".join(p.capitalize() for p in parts) if parts else member.user_id
 
 
-def family_name_pattern(profile: FamilyProfile) -> TermPattern | None:
-    """Whole-word, case-insensitive deny-list of the family's own names."""
+# Given names that are also everyday English words: matched only capitalized ("Will"), so a
+# member called Will or May does not block every reason that says "will" or "may".
+_WORD_NAMES_TEXT = """
+will may june april august mark grace joy hope faith rose art bill pat sunny summer dawn ruby
+jack max sky river autumn bob rich chase hunter drew ray frank penny daisy holly ivy iris lily
+violet jade amber crystal heather storm rain reed wade miles grant sage rowan robin star brook
+forest page sandy clay dean earl norman rusty harmony melody
+"""
+WORD_NAMES = frozenset(_WORD_NAMES_TEXT.split())
+
+
+class NameDenyList:
+    """The family's own names as whole words: case-insensitive, except names that are also
+    everyday words (``WORD_NAMES``), which count only when capitalized."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        names = set(names)
+        plain = sorted(n for n in names if n not in WORD_NAMES)
+        worded = sorted(n.capitalize() for n in names if n in WORD_NAMES)
+        self.patterns = [
+            TermPattern(plain) if plain else None,
+            TermPattern(worded, ignore_case=False) if worded else None,
+        ]
+
+    def find(self, text: str, words: frozenset[str] | None = None) -> re.Match[str] | None:
+        for pattern in self.patterns:
+            found = pattern.find(text, words) if pattern is not None else None
+            if found:
+                return found
+        return None
+
+
+def family_name_pattern(profile: FamilyProfile) -> NameDenyList | None:
+    """Whole-word deny-list of the family's own names (see ``NameDenyList``)."""
     names: set[str] = set()
     for member in profile.members:
         names.update(name_parts(member.user_id))
     for spelled in (*(m.display_name for m in profile.members), profile.family_name):
         if spelled:
             names.update(w for w in re.split(r"[\s\-]+", spelled.lower()) if len(w) >= 2)
-    return TermPattern(names) if names else None
+    return NameDenyList(names) if names else None
 
 
 def build_audience(
@@ -374,7 +406,7 @@ def _window_reasons(item: SafetyItem, active: Sequence[ActiveWindow]) -> list[Re
     return reasons
 
 
-def _generated_text_reasons(text: str, family_names: TermPattern | None) -> list[Reason]:
+def _generated_text_reasons(text: str, family_names: NameDenyList | None) -> list[Reason]:
     """URL, e-mail, phone, address, ID number or family name in model-written text."""
     found: list[str] = []
     if "@" in text and _EMAIL.search(text):

@@ -296,7 +296,10 @@ def baseline_worker(spec_path: Path) -> int:
     from transformers import AutoModelForCausalLM, Trainer, TrainerCallback, TrainingArguments
 
     from engine.training.data import TokenizedData, fit_length
+    from engine.training.worker import WORKER_NICENESS
 
+    with contextlib.suppress(OSError):  # the same priority as famtune's worker
+        os.nice(WORKER_NICENESS)
     spec = json.loads(spec_path.read_text())
     torch.set_num_threads(int(spec["threads"]))
     data = TokenizedData.load(Path(spec["tokens"]))

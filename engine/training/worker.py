@@ -37,6 +37,8 @@ from engine.training.job import TrainJob
 from engine.training.memory import MALLOC_TUNABLES, MemoryBudgetExceeded
 
 _ERRORS: dict[str, type[FamtuneError]] = {"MemoryBudgetExceeded": MemoryBudgetExceeded}
+WORKER_NICENESS = 10
+"""Added to the worker's nice value: training yields the CPU to the app and to inference."""
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -177,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         sys.stderr.write("usage: python -m engine.training.worker JOBFILE\n")
         return 2
+    # Background work: the touch screen and recommendations come first on a shared CPU.
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     # Events go to the real stdout; everything else printed lands in stderr (the log).
     events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)

@@ -25,13 +25,13 @@ run: data
 	$(BIN)/famtune
 
 test: setup
-	$(BIN)/ruff check engine famtune_gui tests bench
+	$(BIN)/ruff check engine famtune_gui tests bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check engine famtune_gui tests bench
+	$(BIN)/ruff check engine famtune_gui tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck: setup

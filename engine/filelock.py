@@ -27,6 +27,11 @@ class FileLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def fileno(self) -> int | None:
+        """The locked descriptor. A child process that inherits it (``pass_fds``) keeps the
+        lock held until both have closed it: an orphaned worker still counts as training."""
+        return self._fd
+
     def try_acquire(self) -> bool:
         if self._fd is not None:
             return True
@@ -41,9 +46,10 @@ class FileLock:
         return True
 
     def release(self) -> None:
+        """Close the descriptor. The lock goes when no process has it open any more (no
+        explicit unlock, which would also take it from a child that inherited it)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
     def hold(self) -> _Held:

@@ -209,7 +209,7 @@ def test_sigkill_during_training_keeps_the_previous_version(family_home: Path) -
     code, out, err = run.finish(timeout=120)
     assert code == 0, err  # the CLI reports the outcome; it did not crash
     outcome = json.loads(out)
-    assert outcome["created"] is False and "worker" in outcome["reason"], outcome
+    assert outcome["created"] is False and "stopped by the system" in outcome["reason"], outcome
     _assert_consistent(home, active=1, versions={1})
     assert _runs(home)[-1]["status"] == "failed"
 

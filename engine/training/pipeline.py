@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from engine import families
 from engine.db.tables import TrainingRun, utcnow
 from engine.errors import FamtuneError
-from engine.filelock import training_lock
+from engine.filelock import FileLock, training_lock
 from engine.modelstore import ADAPTER_GGUF, ModelStore
 from engine.training.events import Done, Phase
 
@@ -79,18 +79,19 @@ def train_family(
     if not ready and not force:
         yield _not_created(why)
         return
-    with training_lock(ft.data.root).hold() as acquired:
+    lock = training_lock(ft.data.root)
+    with lock.hold() as acquired:
         if not acquired:
             yield _not_created(
                 "Another training job is running on this device; the current model keeps "
                 "serving. Try again when it has finished."
             )
             return
-        yield from _train_locked(ft, profile, family_id, cancel)
+        yield from _train_locked(ft, profile, family_id, cancel, lock)
 
 
 def _train_locked(
-    ft: Famtune, profile: Any, family_id: str, cancel: threading.Event
+    ft: Famtune, profile: Any, family_id: str, cancel: threading.Event, lock: FileLock
 ) -> Iterator[Any]:
     from engine.training.dataset import build_dataset
 
@@ -108,7 +109,7 @@ def _train_locked(
     staged = store.staging_dir(family_id)
     try:
         done: Done | None = None
-        for event in _train(ft, family_id, dataset, staged, cancel):
+        for event in _train(ft, family_id, dataset, staged, cancel, lock):
             if isinstance(event, Done):
                 done = event
             yield event
@@ -145,7 +146,12 @@ class _Stopped(Exception):
 
 
 def _train(
-    ft: Famtune, family_id: str, dataset: FamilyDataset, staged: Path, cancel: threading.Event
+    ft: Famtune,
+    family_id: str,
+    dataset: FamilyDataset,
+    staged: Path,
+    cancel: threading.Event,
+    lock: FileLock,
 ) -> Iterator[Any]:
     from engine import basemodel
     from engine.training.job import TrainJob
@@ -165,7 +171,10 @@ def _train(
         out_dir=staged,
         checkpoint_dir=checkpoint_root(ft, family_id) / dataset.dataset_hash[:16],
     )
-    yield from run_training_subprocess(job, cancel=cancel)
+    # The worker inherits the training lock: if this process dies, an orphaned worker
+    # finishing its step still holds it, so recovery leaves its files alone.
+    fd = lock.fileno()
+    yield from run_training_subprocess(job, cancel=cancel, pass_fds=() if fd is None else (fd,))
 
 
 def _evaluate_and_publish(

@@ -63,10 +63,12 @@ def run_training_subprocess(
     wrapper: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     grace_s: float = 120.0,
+    pass_fds: Sequence[int] = (),
 ) -> Iterator[Event]:
     """Run ``job`` in a worker process and yield its events. ``wrapper`` prefixes the
     command (e.g. ``["/usr/bin/time", "-v", "-o", path]``). Closing the generator early
-    cancels the worker and waits up to ``grace_s`` for its checkpoint before killing it."""
+    cancels the worker and waits up to ``grace_s`` for its checkpoint before killing it.
+    ``pass_fds`` are inherited by the worker (the data directory's training lock)."""
     cancel = cancel or threading.Event()
     job.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     job_file = job.checkpoint_dir / f"job-{os.getpid()}-{id(job):x}.json"
@@ -81,6 +83,7 @@ def run_training_subprocess(
             stderr=log,
             env=worker_env(env),
             cwd=str(_PROJECT_ROOT),
+            pass_fds=tuple(pass_fds),
         )
     lines: queue.Queue[bytes | None] = queue.Queue()
     assert proc.stdout is not None and proc.stdin is not None
@@ -122,8 +125,13 @@ def run_training_subprocess(
     if error is not None:
         cls = _ERRORS.get(str(error.get("kind")), FamtuneError)
         raise cls(str(error.get("message")))
+    if code < 0:
+        raise FamtuneError(
+            f"the training process was stopped by the system (signal {-code}); "
+            f"details in {log_path}"
+        )
     if code != 0:
-        raise FamtuneError(f"the training worker failed (exit {code}): {_tail(log_path)}")
+        raise FamtuneError(f"the training process failed (exit {code}); details in {log_path}")
 
 
 def _pump(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:

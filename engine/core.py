@@ -151,10 +151,18 @@ class Famtune:
         return True
 
     def last_base_model(self) -> BaseModelRecord | None:
+        """The newest recorded base model. When its recorded path is gone but a file of the
+        same name is in this data directory's ``base/`` (the directory was moved or copied),
+        that file is returned instead (its sha256 is still checked before it is served)."""
         with self.db.read() as session:
-            return session.exec(
+            record = session.exec(
                 select(BaseModelRecord).order_by(col(BaseModelRecord.id).desc())
             ).first()
+        if record is not None and not Path(record.path).exists():
+            here = self.data.base_dir / Path(record.path).name
+            if here.is_file():
+                record.path = str(here)
+        return record
 
     def check_base_model(self, *, full: bool = False) -> dict[str, Any]:
         """The recorded base model, re-checked: header always, sha256 too when ``full``."""

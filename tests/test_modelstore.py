@@ -154,3 +154,35 @@ def test_a_failed_row_insert_leaves_no_visible_version(
     with store.ft.db.read() as session:
         assert session.exec(select(ModelVersion)).all() == []
     assert [p for p in store.ft.data.family_models("smith-family").iterdir()] == []
+
+
+def test_a_moved_data_directory_keeps_its_models_and_base(
+    store: ModelStore, engine_ctx: Famtune, tmp_path: Path
+) -> None:
+    """Versions are found under the data dir they are in now, and recovery does not mistake
+    them for leftovers; the base model is found in the moved ``base/``."""
+    from engine.db.tables import BaseModelRecord
+
+    _version(store)
+    record = engine_ctx.last_base_model()
+    assert record is not None
+    name = Path(record.path).name
+    with engine_ctx.db.write() as session:
+        row = session.get(BaseModelRecord, record.id)
+        assert row is not None
+        row.path = str(engine_ctx.data.base_dir / name)  # as ``init`` records it in place
+        session.add(row)
+    home = engine_ctx.data.root
+    engine_ctx.close()
+    moved = home.rename(tmp_path / "moved")
+    ft = Famtune(moved, profile="development")
+    try:
+        moved_store = ModelStore(ft)
+        assert moved_store.recover() == []
+        info = moved_store.active("smith-family")
+        assert info is not None and Path(info.path) == moved / "models" / "smith-family" / "1"
+        moved_store.verify_files(info)
+        base = ft.last_base_model()
+        assert base is not None and Path(base.path) == moved / "base" / name
+    finally:
+        ft.close()

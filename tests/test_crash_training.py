@@ -147,9 +147,7 @@ def family_home(training_cache: Path, home: Path, cli: CliRun) -> Path:
     """The smith family with a simulated history and an active version 1 (a small random
     LoRA adapter that llama.cpp applies), in a data dir holding the training copy."""
     from engine.core import Famtune
-    from engine.inference.lora_gguf import write_lora_gguf
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
-    from tests.test_inference import lora_tensors
+    from tests.test_inference import commit_random_adapter
 
     assert (home / "base").is_dir() and training_cache.is_dir()
     (home / "famtune.toml").write_text(CONFIG)
@@ -168,12 +166,7 @@ def family_home(training_cache: Path, home: Path, cli: CliRun) -> Path:
     assert code == 0, err
     ft = Famtune(home, profile="development")
     try:
-        store = ModelStore(ft)
-        staged = store.staging_dir(FAMILY)
-        tensors = lora_tensors(layers=range(2), scale=0.01)
-        write_lora_gguf(staged / ADAPTER_GGUF, tensors, alpha=16.0, n_layers=18)
-        store.commit(FAMILY, staged, {}, activate=True, status="active", reason=None,
-                     scores={"safetyScore": 1.0}, interactions_used=0)  # fmt: skip
+        assert commit_random_adapter(ft, FAMILY) == 1
     finally:
         ft.close()
     return home
@@ -247,8 +240,7 @@ COMMIT_CHILD = textwrap.dedent(
     import sys, time
     import engine.modelstore as ms
     from engine.core import Famtune
-    from engine.inference.lora_gguf import write_lora_gguf
-    from tests.test_inference import lora_tensors
+    from tests.test_inference import commit_random_adapter
 
     home, point = sys.argv[1], sys.argv[2]
 
@@ -260,13 +252,7 @@ COMMIT_CHILD = textwrap.dedent(
     real_tree, real_dir = ms._fsync_tree, ms._fsync_dir
     ms._fsync_tree = lambda p: (real_tree(p), pause("staged"))
     ms._fsync_dir = lambda p: (real_dir(p), pause("renamed"))
-    ft = Famtune(home, profile="development")
-    store = ms.ModelStore(ft)
-    staged = store.staging_dir("smith-family")
-    write_lora_gguf(staged / ms.ADAPTER_GGUF, lora_tensors(layers=range(2), seed=5),
-                    alpha=16.0, n_layers=18)
-    store.commit("smith-family", staged, {}, activate=True, status="active", reason=None,
-                 scores={"safetyScore": 1.0}, interactions_used=0)
+    commit_random_adapter(Famtune(home, profile="development"), "smith-family", seed=5)
     pause("committed")
     """
 )
@@ -277,21 +263,15 @@ def test_sigkill_during_model_commit(point: str, home: Path, cli: CliRun) -> Non
     """Killed inside ``ModelStore.commit``: before the row commits the new version is
     invisible (and its files are removed at the next start); after, it is complete."""
     from engine.core import Famtune
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
-    from tests.test_inference import lora_tensors
+    from engine.modelstore import ModelStore
+    from tests.test_inference import commit_random_adapter
 
     code, _, err = cli("family", "import", str(ROOT / "tests" / "data" / "smith-family.json"))
     assert code == 0, err
-    from engine.inference.lora_gguf import write_lora_gguf
 
     ft = Famtune(home, profile="development")
     try:
-        store = ModelStore(ft)
-        staged = store.staging_dir(FAMILY)
-        write_lora_gguf(staged / ADAPTER_GGUF, lora_tensors(layers=range(2)), alpha=16.0,
-                        n_layers=18)  # fmt: skip
-        store.commit(FAMILY, staged, {}, activate=True, status="active", reason=None,
-                     scores={"safetyScore": 1.0}, interactions_used=0)  # fmt: skip
+        commit_random_adapter(ft, FAMILY)
     finally:
         ft.close()
     child = subprocess.Popen(

@@ -344,30 +344,14 @@ def test_family_model_path_only_returns_safe_items(
     whatever the model writes, every item that comes out is allowed for a strict 4-year-old
     and every reason passes the generated-text check."""
     from engine.config import FineTuningConfig
-    from engine.inference.lora_gguf import write_lora_gguf
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
-    from tests.test_inference import lora_tensors
+    from tests.test_inference import commit_random_adapter
 
     doc = copy.deepcopy(smith_profile)
     doc["members"][1].update(age=4, safetyLevel="strict")
     doc["safetySettings"]["maxContentRating"] = "R"
     _import(engine_ctx, doc)
     engine_ctx.use_config(FineTuningConfig(inference_deadline_s=300.0, inference_threads=1))
-    store = ModelStore(engine_ctx)
-    staged = store.staging_dir("smith-family")
-    write_lora_gguf(
-        staged / ADAPTER_GGUF, lora_tensors(layers=range(2), scale=0.01), alpha=16.0, n_layers=18
-    )
-    store.commit(
-        "smith-family",
-        staged,
-        {},
-        activate=True,
-        status="active",
-        reason=None,
-        scores={"safetyScore": 1.0},
-        interactions_used=0,
-    )
+    commit_random_adapter(engine_ctx)
     profile = parse_profile(doc)
     validator = SafetyValidator()
     catalog = {i.id: i for i in CATALOG}
@@ -397,20 +381,12 @@ def test_low_memory_frees_the_model_and_answers_from_the_general_engine(
     llama.cpp model are freed and the general engine answers (not cached, logged); once
     memory is back the family model answers again."""
     from engine.config import FineTuningConfig
-    from engine.inference.lora_gguf import write_lora_gguf
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
     from engine.recommend.service import LOW_MEMORY_MB, LOW_MEMORY_REASON
-    from tests.test_inference import lora_tensors
+    from tests.test_inference import commit_random_adapter
 
     _import(engine_ctx, smith_profile)
     engine_ctx.use_config(FineTuningConfig(inference_deadline_s=300.0, inference_threads=2))
-    store = ModelStore(engine_ctx)
-    staged = store.staging_dir("smith-family")
-    write_lora_gguf(
-        staged / ADAPTER_GGUF, lora_tensors(layers=range(2), scale=0.01), alpha=16.0, n_layers=18
-    )
-    store.commit("smith-family", staged, {}, activate=True, status="active", reason=None,
-                 scores={"safetyScore": 1.0}, interactions_used=0)  # fmt: skip
+    commit_random_adapter(engine_ctx)
     free = [LOW_MEMORY_MB - 100]
     service = RecommendationService(engine_ctx, memory_mb=lambda: free[0])
     try:

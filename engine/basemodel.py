@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from engine.errors import FamtuneError, ModelFileError
+from engine.fileio import file_sha256, fsync_dir, fsync_tree
 from engine.paths import DataDir
 
 if TYPE_CHECKING:
@@ -100,27 +101,13 @@ def _normalize_sha(value: str | None) -> str | None:
 def sha256_file(path: Path, progress: ProgressFn | None = None) -> str:
     """Hex sha256 of a file, read in 4 MiB blocks."""
     try:
-        total = path.stat().st_size
-        digest = hashlib.sha256()
-        done = 0
-        with path.open("rb") as handle:
-            while block := handle.read(_BLOCK):
-                digest.update(block)
-                done += len(block)
-                if progress is not None:
-                    progress(done, total)
+        return file_sha256(path, progress)
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(path, best_effort=True)
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -1098,14 +1085,6 @@ def prepare_training_cache(
 _BUILD_STEPS = 6
 
 
-def _fsync_tree(directory: Path) -> None:
-    for item in directory.iterdir():
-        if item.is_file():
-            with item.open("rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(directory)
-
-
 @contextlib.contextmanager
 def _parse_gguf_once(gguf_path: Path) -> Iterator[None]:
     """transformers' legacy GGUF loader (used for Gemma 3) builds a ``gguf.GGUFReader`` of
@@ -1243,7 +1222,7 @@ def _build_training_cache(
         "tied_weights": tied,
         "tokenizer": tokenizer_info,
     }
-    _fsync_tree(out_dir)
+    fsync_tree(out_dir, best_effort=True)
     _write_json_atomic(out_dir / CACHE_STAMP_NAME, stamp)
     report(6, _BUILD_STEPS)
 

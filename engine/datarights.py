@@ -11,7 +11,6 @@ them, so the family's next training run starts again from the interactions that 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -38,6 +37,7 @@ from engine.db.tables import (
     utcnow,
 )
 from engine.errors import FamtuneError, NotFound
+from engine.fileio import file_sha256
 from engine.paths import DataDir
 
 if TYPE_CHECKING:
@@ -336,14 +336,6 @@ def _erase_member(ft: Famtune, session: Session, family_id: str, member_id: str)
 # -- backup and restore ---------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _backup_sources(data: DataDir) -> list[tuple[str, Path]]:
     """(name in the archive, file) for everything a backup holds besides the database."""
     files = [
@@ -383,7 +375,7 @@ def backup(ft: Famtune, out: Path) -> dict[str, Any]:
             "formatVersion": 1,
             "createdAt": _iso(utcnow()),
             "sourceHome": str(ft.data.root.resolve()),
-            "files": {name: _sha256(path) for name, path in members},
+            "files": {name: file_sha256(path) for name, path in members},
         }
         manifest_path = Path(scratch) / BACKUP_MANIFEST
         manifest_path.write_text(json.dumps(manifest, indent=2))
@@ -438,7 +430,7 @@ def _extract(archive: Path, staging: Path) -> dict[str, Any]:
         raise FamtuneError(f"{archive} is not a famtune backup")
     for name, digest in files.items():
         path = staging / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise FamtuneError(f"the backup {archive} is damaged: {name} is missing or changed")
     return manifest
 

@@ -9,7 +9,6 @@ Exactly one version per family is active at a time; rollback re-activates a kept
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from sqlmodel import Session, col, select
 from engine.audit import record_event
 from engine.db.tables import ModelVersion, TrainingRun, utcnow
 from engine.errors import FamtuneError, ModelFileError, NotFound
+from engine.fileio import file_sha256, fsync_dir, fsync_tree
 from engine.filelock import training_lock
 
 if TYPE_CHECKING:
@@ -84,30 +84,6 @@ class VersionInfo:
         }
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(root)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ModelStore:
     """The model versions of one data directory."""
 
@@ -140,7 +116,7 @@ class ModelStore:
         them. With ``activate``, the version replaces the family's active one.
         """
         files = {
-            p.name: sha256_of(p)
+            p.name: file_sha256(p)
             for p in sorted(staged.iterdir())
             if p.is_file() and p.name != MANIFEST
         }
@@ -157,9 +133,9 @@ class ModelStore:
             "createdAt": utcnow().isoformat(),
         }
         (staged / MANIFEST).write_text(json.dumps(document, indent=2, sort_keys=True))
-        _fsync_tree(staged)
+        fsync_tree(staged)
         os.replace(staged, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         try:
             with self.ft.db.write() as session:
                 row = ModelVersion(
@@ -271,7 +247,7 @@ class ModelStore:
             path = Path(info.path) / name
             if not path.is_file():
                 raise ModelFileError(f"version {info.version}: {name} is missing")
-            if sha256_of(path) != expected:
+            if file_sha256(path) != expected:
                 raise ModelFileError(
                     f"version {info.version}: {name} does not match its "
                     "checksum (corrupted or changed)"

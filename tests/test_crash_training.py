@@ -249,9 +249,9 @@ COMMIT_CHILD = textwrap.dedent(
             print(name, flush=True)
             time.sleep(600)
 
-    real_tree, real_dir = ms._fsync_tree, ms._fsync_dir
-    ms._fsync_tree = lambda p: (real_tree(p), pause("staged"))
-    ms._fsync_dir = lambda p: (real_dir(p), pause("renamed"))
+    real_tree, real_dir = ms.fsync_tree, ms.fsync_dir
+    ms.fsync_tree = lambda p: (real_tree(p), pause("staged"))
+    ms.fsync_dir = lambda p: (real_dir(p), pause("renamed"))
     commit_random_adapter(Famtune(home, profile="development"), "smith-family", seed=5)
     pause("committed")
     """

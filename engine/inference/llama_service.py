@@ -26,7 +26,6 @@ LoRA adapters.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import logging
 import math
@@ -43,6 +42,7 @@ import numpy.typing as npt
 
 from engine.basemodel import GGUFSummary
 from engine.errors import FamtuneError, ModelFileError, ValidationFailed
+from engine.fileio import file_sha256
 from engine.inference.lora_gguf import verify_lora_gguf
 
 log = logging.getLogger(__name__)
@@ -652,14 +652,10 @@ class LlamaService:
 
 
 def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        return file_sha256(path)
     except OSError as exc:
         raise ModelFileError(f"adapter file {path} cannot be read: {exc}") from exc
-    return digest.hexdigest()
 
 
 def check_base_model(summary: GGUFSummary) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import ModelFileError
+from engine.fileio import fsync_dir
 
 TENSOR_SHA256_KEY = "famtune.lora.tensor_sha256"
 ADAPTER_TYPE_KEY = "adapter.type"
@@ -114,15 +115,6 @@ def _digest_update(digest: Any, name: str, ne: Iterable[int], ggml_type: int, da
 def _sort_key(gguf_name: str) -> tuple[int, str]:
     match = _BLOCK_RE.match(gguf_name)
     return (int(match.group(1)) if match else -1, gguf_name)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_lora_gguf(
@@ -208,7 +200,7 @@ def write_lora_gguf(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(out_path.parent)
+    fsync_dir(out_path.parent, best_effort=True)
     return read_lora_gguf_info(out_path)
 
 

@@ -1,80 +1,22 @@
-"""A small training job for GUI tests: a generator of the engine's training events.
-
-It uses the real dataclasses from ``engine.training.events`` when that module exists, and
-stand-ins with the same names and fields otherwise (the training package is being written
-alongside the GUI). Nothing here loads a model."""
+"""A small training job for GUI tests: a generator of the engine's real training events
+(``engine.training.events`` and the pipeline's ``TrainOutcome``) without loading a model,
+for what the screens do with them. The real pipeline behind the Models screen is tested in
+``test_training_real.py``."""
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-
-def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError:  # pragma: no cover - depends on the state of engine/training
-        return None
-
-
-_real = _module("engine.training.events")  # Progress, Phase, ...
-_pipeline = _module("engine.training.pipeline")  # TrainOutcome
-
-
-@dataclass(frozen=True)
-class Progress:
-    step: int
-    total_steps: int
-    epoch: int
-    loss: float
-    learning_rate: float
-    tokens_per_s: float
-    eta_s: float | None
-    rss_mb: float
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    message: str
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    created: bool
-    version: int | None
-    activated: bool
-    performance_score: float | None = None
-    baseline_score: float | None = None
-    safety_score: float | None = None
-    reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "version": self.version,
-            "activated": self.activated,
-            "performanceScore": self.performance_score,
-            "baselineScore": self.baseline_score,
-            "safetyScore": self.safety_score,
-            "reason": self.reason,
-        }
+from engine.training import events
+from engine.training.pipeline import TrainOutcome
 
 
 def event_class(name: str) -> Any:
-    for module in (_real, _pipeline):
-        found = getattr(module, name, None) if module is not None else None
-        if found is not None:
-            return found
-    return globals()[name]
-
-
-USING_REAL_EVENTS = _real is not None and _pipeline is not None
+    """The engine's event class called ``name`` (Progress, Phase, Done, TrainOutcome...)."""
+    return TrainOutcome if name == "TrainOutcome" else getattr(events, name)
 
 
 class FakeJob:

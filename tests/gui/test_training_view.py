@@ -27,13 +27,12 @@ def test_progress_phase_memory_done_and_outcome_read_plainly() -> None:
     )
     assert describe(event_class("Phase")("loading", "Loading Gemma")).message == "Loading Gemma"
     memory_adjusted = event_class("MemoryAdjusted")
-    if memory_adjusted.__module__.startswith("engine."):
-        text = describe(memory_adjusted("micro_batch_size", 4, 2, "peak near the budget"))
-        assert text.message == (
-            "Adjusted to fit in memory: micro batch size 4 → 2 (peak near the budget)"
-        )
-        done = event_class("Done")("/a", "/a/adapter.gguf", 40, 0.71, 1234.0, 300.0, 380.0)
-        assert describe(done).message.startswith("Training finished: 40 steps, final loss 0.710")
+    text = describe(memory_adjusted("micro_batch_size", 4, 2, "peak near the budget"))
+    assert text.message == (
+        "Adjusted to fit in memory: micro batch size 4 → 2 (peak near the budget)"
+    )
+    done = event_class("Done")("/a", "/a/adapter.gguf", 40, 0.71, 1234.0, 300.0, 380.0)
+    assert describe(done).message.startswith("Training finished: 40 steps, final loss 0.710")
     outcome = event_class("TrainOutcome")(True, 4, False, 0.3, 0.4, 0.99, "it picked worse")
     assert describe(outcome).message == "Version 4 was trained but not used: it picked worse."
     nothing = event_class("TrainOutcome")(

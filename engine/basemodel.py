@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from engine.errors import FamtuneError, ModelFileError
-from engine.fileio import file_sha256, fsync_dir, fsync_tree
+from engine.fileio import atomic_file, file_sha256, fsync_dir, fsync_tree
 from engine.paths import DataDir
 
 if TYPE_CHECKING:
@@ -111,18 +111,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
     _fsync_dir(path.parent)
 
 

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 BLOCK = 4 << 20
 
@@ -48,3 +51,20 @@ def fsync_tree(root: Path, *, best_effort: bool = False) -> None:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
     fsync_dir(root, best_effort=best_effort)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
+    """Write ``path`` all or nothing: a temporary file beside it, flushed, fsynced and
+    renamed into place when the block ends; removed if the block raises."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import FamtuneError
+from engine.fileio import atomic_file
 
 TOKENS_FORMAT = 1
 IntArray = npt.NDArray[np.int64]
@@ -77,25 +77,16 @@ class TokenizedData:
         """Written to a temporary file, fsynced and renamed into place."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(
-                    handle,
-                    format=np.int64(TOKENS_FORMAT),
-                    ids=self.ids,
-                    offsets=self.offsets,
-                    prompt_lens=self.prompt_lens,
-                    eos_id=np.int64(self.eos_id),
-                    vocab_size=np.int64(self.vocab_size),
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_file(path) as handle:
+            np.savez(
+                handle,
+                format=np.int64(TOKENS_FORMAT),
+                ids=self.ids,
+                offsets=self.offsets,
+                prompt_lens=self.prompt_lens,
+                eos_id=np.int64(self.eos_id),
+                vocab_size=np.int64(self.vocab_size),
+            )
 
     @classmethod
     def load(cls, path: Path) -> TokenizedData:

@@ -109,6 +109,27 @@ class FineTuningConfig(BaseModel):
         True, description="Trade compute for memory while training."
     )
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for training and sampling.")
+    scorer_layers: int = Field(
+        8, ge=1, le=256, description="Upper decoder layers the pointwise LoRA scorer adapts."
+    )
+    scorer_learning_rate: float = Field(
+        1e-3, gt=0.0, le=1.0, description="Learning rate of the pointwise LoRA scorer."
+    )
+    scorer_batch_size: int = Field(
+        16, ge=1, le=256, description="Prompts per optimizer step of the pointwise scorer."
+    )
+    scorer_epochs: int = Field(1, ge=1, le=20, description="Passes of the pointwise scorer.")
+    ranker_candidates: int = Field(
+        15, ge=2, le=50, description="The general engine's best items the family model scores."
+    )
+    gate_min_holdout_slates: int = Field(
+        30, ge=1, le=10_000,
+        description="Recent moments with a choice a new version is judged on before it serves.",
+    )
+    auto_train_interval_minutes: int = Field(
+        30, ge=0, le=10_080,
+        description="How often the app checks whether a family is due for training (0: never).",
+    )
 
     @field_validator("lora_target_modules")
     @classmethod

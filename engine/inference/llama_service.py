@@ -115,6 +115,16 @@ class GenerationResult:
     prompt_s: float
 
 
+@dataclass(frozen=True)
+class ScoreResult:
+    """:meth:`LlamaService.score_answers`: one margin per suffix scored before any deadline."""
+
+    margins: list[float]
+    stopped_by_deadline: bool
+    tokens: int
+    seconds: float
+
+
 @dataclass
 class _Adapter:
     path: Path
@@ -363,6 +373,59 @@ class LlamaService:
                 if index + 1 < len(cont):
                     self._llm.eval([token])
             return total, len(cont), time.monotonic() - start
+
+    def score_answers(
+        self,
+        prefix: str,
+        suffixes: list[str],
+        answers: tuple[str, str],
+        *,
+        adapter: Path | None = None,
+        adapter_sha256: str | None = None,
+        deadline_s: float | None = None,
+    ) -> ScoreResult:
+        """For each ``prefix + suffix``, the next-token logit of ``answers[0]`` minus that of
+        ``answers[1]`` (pointwise scoring: " Yes" versus " No"). The prefix is evaluated
+        once and its KV cache shared: each suffix is evaluated after it and then removed
+        from the cache. Only the two answer logits are read; nothing is decoded.
+        Raises ValidationFailed when an answer is not one token; ``stopped_by_deadline``
+        with the scores done so far when the deadline passes."""
+        with self._lock:
+            self._check_open()
+            start = time.monotonic()
+            deadline = None if deadline_s is None else start + deadline_s
+            ids = [self._llm.tokenize(a.encode("utf-8"), add_bos=False, special=False)
+                   for a in answers]  # fmt: skip
+            if any(len(t) != 1 for t in ids):
+                raise ValidationFailed("answers", "each answer must be a single token")
+            yes, no = int(ids[0][0]), int(ids[1][0])
+            head = self._prompt_tokens(prefix, 1)
+            bodies: list[list[int]] = []
+            for suffix in suffixes:
+                whole = self._prompt_tokens(prefix + suffix, 1)
+                if whole[: len(head)] != head or len(whole) == len(head):
+                    # The boundary merged into one token: score this one from the start.
+                    raise ValidationFailed("prefix", "must end where a token ends")
+                bodies.append(whole[len(head) :])
+            self._select_adapter(adapter, adapter_sha256)
+            _, done = self._eval_prompt(head, deadline)
+            memory = _lib().llama_get_memory(self._llm.ctx)
+            margins: list[float] = []
+            tokens = len(head)
+            for body in bodies if done else []:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                _lib().llama_memory_seq_rm(memory, -1, len(head), -1)
+                self._llm.n_tokens = len(head)
+                self._llm.eval(body)
+                logits = self._logits()
+                margins.append(float(logits[yes]) - float(logits[no]))
+                tokens += len(body)
+            _lib().llama_memory_seq_rm(memory, -1, len(head), -1)
+            self._llm.n_tokens = len(head)
+            self._reusable = min(self._reusable, len(head) // PROMPT_CHUNK * PROMPT_CHUNK)
+            return ScoreResult(margins, len(margins) < len(suffixes), tokens,
+                               time.monotonic() - start)  # fmt: skip
 
     def clear_kv_cache(self) -> None:
         """Forget the cached prompt (the next request evaluates its whole prompt)."""

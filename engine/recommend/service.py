@@ -11,6 +11,7 @@ logged where ``famtune-engine status`` shows it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -46,6 +47,8 @@ from engine.safety.validator import Audience, active_windows
 if TYPE_CHECKING:
     from engine.core import Famtune
     from engine.inference.llama_service import LlamaService
+    from engine.profiles import FamilyProfile
+    from engine.ranker.family_ranker import LoraScorer, RankerSpec
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,7 @@ class RecommendationService:
         self._llama = llama
         self._llama_lock = threading.Lock()
         self._taste: dict[tuple[str, int, tuple[str, ...]], Taste] = {}
+        self._specs: dict[tuple[str, int], RankerSpec] = {}
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -309,58 +313,79 @@ class RecommendationService:
         ranked: list[Scored],
         n: int,
     ) -> tuple[list[Recommendation], float]:
-        from engine.inference.prompts import (
-            build_recommendation_prompt,
-            parse_picks,
-            recommendation_schema,
-        )
+        """The family model's ranking of the general engine's best safe candidates (see
+        :mod:`engine.ranker.family_ranker`), each with a reason from the family's history."""
+        from engine.ranker.family_ranker import rank
+        from engine.ranker.moment import moment_of
+        from engine.ranker.reasons import explain
 
-        candidates = ranked[: max(n * CANDIDATES_PER_SLOT, n)]
+        spec = self._spec(model)
+        candidates = ranked[: max(spec.candidates, n)]
         if not candidates:
             return [], 0.0
         by_id = {s.item.id: s for s in candidates}
-        prompt = build_recommendation_prompt(
-            ctx.to_json(),
-            audience_facts(audience),
-            [candidate_facts(s.item) for s in candidates],
-            n,
-            style,
-        )
-        schema = recommendation_schema(list(by_id), n)
-        expected_sha256 = self._adapter_sha256(model)
-        result = self.llama().generate_json(
-            prompt,
-            schema,
-            adapter=self.ft.data.version_dir(model.family_id, model.version) / ADAPTER_FILE,
-            adapter_sha256=expected_sha256,
-            max_tokens=TOKENS_PER_PICK * n + 32,
-            deadline_s=self.ft.config.inference_deadline_s,
-        )
-        if result.stopped_by_deadline:
-            raise FamtuneError(f"no answer within {self.ft.config.inference_deadline_s:.1f} s")
-        entries = parse_picks(result.text, result.parsed)  # also reads a cut-off answer
-        if not entries:
-            log.info("unusable model answer: %r", result.text[:300])
-            raise FamtuneError("the model's answer is not the expected JSON")
+        moment = moment_of(model.family_id, ctx,
+                           [(m.user_id, m.role, m.age) for m in audience.members])  # fmt: skip
+        adapter = self.ft.data.version_dir(model.family_id, model.version) / ADAPTER_FILE
+        lora = None
+        if spec.blend.uses("lora"):
+            lora = lora_scorer(self.llama(), adapter, self._adapter_sha256(model),
+                               deadline_s=self.ft.config.inference_deadline_s)  # fmt: skip
+        started = time.perf_counter()
+        order = rank(spec, moment, [s.item for s in candidates],
+                     {s.item.id: s.score for s in candidates}, lora)  # fmt: skip
+        history, catalog = self._history(model.family_id), {s.item.id: s.item for s in ranked}
+        interests = interests_of(audience.members)
         picks: list[Recommendation] = []
-        for item_id, written in entries:
-            scored = by_id.get(item_id)
-            if scored is None or any(p.id == scored.item.id for p in picks):
-                continue
-            reason = written.strip()
-            if not reason or not self._reason_is_safe(audience, scored.item, reason, ctx):
-                reason = ""  # keep the (safe) item, use the general engine's sentence
-            picks.append(
-                to_recommendation(
-                    scored,
-                    source="family-model",
-                    reason=_sentence(reason) if reason else None,
-                    model_version=model.version,
-                    context=ctx,
-                    interests=interests_of(audience.members),
+        for entry in order[:n]:
+            scored = by_id[entry.item_id]
+            fallback = to_recommendation(scored, source="family-model", context=ctx,
+                                         interests=interests).reason  # fmt: skip
+            item = scored.item
+
+            def is_safe(text: str, item: CatalogItem = item) -> bool:
+                return self._reason_is_safe(audience, item, text, ctx)
+
+            reason = explain(item, moment, history=history, catalog=catalog, now=ctx.at,
+                             is_safe=is_safe, fallback=fallback)  # fmt: skip
+            picks.append(to_recommendation(scored, source="family-model", reason=reason,
+                                           model_version=model.version, context=ctx,
+                                           interests=interests))  # fmt: skip
+        seconds = time.perf_counter() - started
+        return picks, (len(candidates) / seconds if seconds > 0 else 0.0)
+
+    def _spec(self, model: ModelVersion) -> RankerSpec:
+        """The version's ranker from its manifest (read once per version)."""
+        from engine.ranker.family_ranker import RankerSpec
+
+        key = (model.family_id, model.version)
+        spec = self._specs.get(key)
+        if spec is None:
+            path = self.ft.data.version_dir(model.family_id, model.version) / "manifest.json"
+            try:
+                loaded = RankerSpec.from_manifest(json.loads(path.read_text()))
+            except (OSError, ValueError) as exc:
+                raise ModelFileError(f"version {model.version} has no readable ranker: {exc}") \
+                    from None  # fmt: skip
+            if loaded is None:
+                raise ModelFileError(
+                    f"version {model.version} was made by an older famtune and cannot rank; "
+                    "train the family model again"
                 )
-            )
-        return picks[:n], result.tokens_per_s
+            spec = loaded
+            self._specs[key] = spec
+        return spec
+
+    def _history(self, family_id: str) -> list[Any]:
+        """The family's interactions (clear columns only), oldest first, for reasons."""
+        with self.ft.db.read() as session:
+            rows = session.exec(
+                select(Interaction)
+                .where(Interaction.family_id == family_id)
+                .order_by(col(Interaction.created_at))
+                .options(defer(Interaction.payload))  # type: ignore[arg-type]
+            ).all()
+        return list(rows)
 
     def _reason_is_safe(
         self, audience: Audience, item: CatalogItem, reason: str, ctx: RequestContext
@@ -406,6 +431,42 @@ class RecommendationService:
                 self._taste.clear()
             self._taste[key] = taste
         return taste
+
+
+def lora_scorer(llama: LlamaService, adapter: Path, sha256: str | None, *,
+                deadline_s: float | None = None) -> LoraScorer:  # fmt: skip
+    """The LoRA scorer of one adapter over ``llama``: (prefix, suffixes) -> margins."""
+    from engine.ranker.prompts import NO, YES
+
+    def score(prefix: str, suffixes: list[str]) -> list[float]:
+        result = llama.score_answers(prefix, suffixes, (YES, NO), adapter=adapter,
+                                     adapter_sha256=sha256, deadline_s=deadline_s)  # fmt: skip
+        if result.stopped_by_deadline:
+            raise FamtuneError(f"no answer within {deadline_s:.1f} s")
+        return result.margins
+
+    return score
+
+
+def make_explainer(ft: Famtune, profile: FamilyProfile, history: list[Any],
+                   ) -> Callable[[CatalogItem, Any], str]:  # fmt: skip
+    """(item, moment) -> the reason serving gives, from ``history`` (for the safety suite)."""
+    from engine.ranker.reasons import explain
+
+    validator = SafetyValidator()
+    catalog = {i.id: i for i in Catalog(ft).items()}
+
+    def reason(item: CatalogItem, moment: Any) -> str:
+        audience = validator.audience(profile)
+
+        def is_safe(text: str) -> bool:
+            doc = {**item.to_json(), "reason": text}
+            return validator.judge(audience, parse_item(doc)).allowed
+
+        return explain(item, moment, history=history, catalog=catalog, is_safe=is_safe,
+                       fallback="A good fit for right now.")  # fmt: skip
+
+    return reason
 
 
 def audience_facts(audience: Audience) -> list[dict[str, Any]]:

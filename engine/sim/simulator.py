@@ -88,7 +88,7 @@ class FamilySimulator:
 
     def __init__(self, profile: FamilyProfile, catalog: Sequence[CatalogItem], seed: int, *,
                  archetype: Archetype = "random", origin: datetime = DEFAULT_START,
-                 emit_shown: bool = True) -> None:  # fmt: skip
+                 emit_shown: bool = True, moment_tastes: bool = False) -> None:  # fmt: skip
         if not catalog:
             raise ValueError("the simulator needs a non-empty catalog")
         if seed < 0:
@@ -100,7 +100,8 @@ class FamilySimulator:
         self.origin = _aware(origin)
         self.emit_shown = emit_shown
         self.features = ItemFeatures.build(self.catalog)
-        self.tastes = HiddenTastes(profile, self.features, archetype, seed)
+        self.tastes = HiddenTastes(profile, self.features, archetype, seed,
+                                   moment_tastes=moment_tastes)
         self._member_index = {u: i for i, u in enumerate(self.tastes.members)}
         self._validator = SafetyValidator()
         self._safe: dict[tuple[str, ...], list[int]] = {}

@@ -187,6 +187,18 @@ class Situation:
         )
 
 
+@dataclass(frozen=True)
+class MomentRule:
+    """A taste for a topic that holds only for these members together, on weekends (True),
+    weekdays (False) or both (None), at these parts of the day."""
+
+    members: tuple[int, ...]
+    weekend: bool | None
+    parts: frozenset[str]
+    topic: int
+    sign: float
+
+
 class HiddenTastes:
     """The members' hidden tastes for one catalog, and their weekly drift."""
 
@@ -195,8 +207,11 @@ class HiddenTastes:
     MAX_WEEKS = 520
     AFFINITY_SCALE = 1.6  # affinities weigh more than the fit to the moment
 
+    MOMENT_WEIGHT = 1.6  # how much a moment rule moves a member's utility
+    MOMENT_RULES = 3  # moment rules per member (with ``moment_tastes``)
+
     def __init__(self, profile: FamilyProfile, features: ItemFeatures, archetype: Archetype,
-                 seed: int) -> None:  # fmt: skip
+                 seed: int, *, moment_tastes: bool = False) -> None:  # fmt: skip
         if archetype not in ARCHETYPES:
             raise ValueError(f"unknown archetype {archetype!r} (one of {', '.join(ARCHETYPES)})")
         self.features = features
@@ -223,6 +238,9 @@ class HiddenTastes:
         self.patience = np.where(self.is_kid, kid_patience, 90.0) * rng.lognormal(0, 0.3, n)
         self.deference = np.where(self.is_parent, rng.uniform(0.2, 0.6, n), 0.0)
         self._weeks: list[tuple[Array, Array]] = [(self.category_base, self.topic_base)]
+        self.rules: list[MomentRule] = []
+        if moment_tastes:
+            self._draw_moment_rules(profile, np.random.default_rng([seed, 7]))
 
     # -- drawing --------------------------------------------------------------------------------
 
@@ -276,6 +294,48 @@ class HiddenTastes:
                     top[picks[2]] -= 1.0
             self.category_base[m] = cat
             self.topic_base[m] = top
+
+    def _draw_moment_rules(self, profile: FamilyProfile, rng: np.random.Generator) -> None:
+        """Tastes that depend on the moment and on who is there, and that contradict the
+        profile: each member loves or dislikes a few topics only on weekdays or weekends at
+        some parts of the day; pairs of members love something only together; and one
+        interest each member declares is, in truth, disliked."""
+        topics = self.features.topics
+        n = len(self.members)
+        for m in range(n):
+            for _ in range(self.MOMENT_RULES):
+                parts = frozenset(
+                    TIMES_OF_DAY[int(j)] for j in rng.choice(len(TIMES_OF_DAY), 2, replace=False)
+                )
+                sign = 1.0 if rng.random() < 0.7 else -1.0
+                self.rules.append(MomentRule((m,), bool(rng.random() < 0.5), parts,
+                                             int(rng.integers(len(topics))), sign))  # fmt: skip
+        for _ in range(max(0, n - 1)):
+            pair = tuple(int(j) for j in rng.choice(n, 2, replace=False)) if n > 1 else (0,)
+            self.rules.append(MomentRule(pair, None, frozenset(TIMES_OF_DAY),
+                                         int(rng.integers(len(topics))), 1.0))  # fmt: skip
+        for m, member in enumerate(profile.members):
+            stated = [t for term in member.preferences.interests
+                      for t in interest_targets(term, topics)[1]]  # fmt: skip
+            if stated:
+                j = topics.index(stated[int(rng.integers(len(stated)))])
+                self.topic_base[m, j] -= 1.8
+
+    def moment_bonus(self, members: Sequence[int], situation: Situation) -> Array:
+        """(len(members), items): what the moment rules add now."""
+        f = self.features
+        idx = list(members)
+        out = np.zeros((len(idx), len(f.ids)))
+        present = set(idx)
+        for rule in self.rules:
+            if not set(rule.members) <= present or situation.time_of_day not in rule.parts:
+                continue
+            if rule.weekend is not None and rule.weekend != situation.weekend:
+                continue
+            column = np.where(f.top[:, rule.topic] > 0, self.MOMENT_WEIGHT * rule.sign, 0.0)
+            for m in rule.members:
+                out[idx.index(m)] += column
+        return out
 
     # -- drift ----------------------------------------------------------------------------------
 
@@ -333,7 +393,10 @@ class HiddenTastes:
         patience = -0.2 * np.maximum(0.0, too_long)
         too_old = self.ages[idx][:, None] - f.max_age[None, :]
         age_fit = -1.2 * np.clip(too_old / 3.0, 0.0, 1.0)
-        return np.asarray(aff + common[None, :] + energy_fit + outdoors + patience + age_fit)
+        total = aff + common[None, :] + energy_fit + outdoors + patience + age_fit
+        if self.rules:
+            total = total + self.moment_bonus(idx, situation)
+        return np.asarray(total)
 
     def _weather_fit(self, weather: str) -> Array:
         f = self.features

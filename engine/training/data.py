@@ -245,6 +245,50 @@ class MicroBatch:
     """Real (prompt + response) tokens, padding excluded."""
 
 
+@dataclass(frozen=True)
+class PaddedBatch:
+    """Prompts right-padded into ``[rows, length]`` for the yes/no objective: ``last[r]`` is
+    row r's last prompt position, ``labels[r]`` the index of its answer in the label rows."""
+
+    ids: IntArray
+    mask: IntArray
+    last: IntArray
+    labels: IntArray
+    n_tokens: int
+
+
+def answer_ids(data: TokenizedData) -> list[int]:
+    """The distinct answer tokens (each example's first response token), sorted."""
+    starts = data.offsets[:-1] + data.prompt_lens
+    return sorted({int(t) for t in data.ids[starts]})
+
+
+def pad_prompts(data: TokenizedData, indices: Sequence[int], max_len: int,
+                label_ids: Sequence[int], *, pad_multiple: int = 1) -> PaddedBatch:  # fmt: skip
+    """The prompts of ``indices`` (cut to ``max_len`` from the front, BOS kept) padded to one
+    length (a multiple of ``pad_multiple``), with their answers as label indices."""
+    position = {t: j for j, t in enumerate(label_ids)}
+    prompts: list[npt.NDArray[np.int32]] = []
+    labels: list[int] = []
+    for index in indices:
+        ids, prompt_len = data.example(int(index))
+        answer = int(ids[prompt_len])
+        prompt = ids[:prompt_len]
+        if len(prompt) > max_len:
+            prompt = np.concatenate([prompt[:1], prompt[len(prompt) - max_len + 1 :]])
+        prompts.append(prompt)
+        labels.append(position[answer])
+    width = max(len(p) for p in prompts)
+    width = -(-width // pad_multiple) * pad_multiple
+    ids_out = np.full((len(prompts), width), data.eos_id, dtype=np.int64)
+    mask = np.zeros((len(prompts), width), dtype=np.int64)
+    for r, prompt in enumerate(prompts):
+        ids_out[r, : len(prompt)] = prompt
+        mask[r, : len(prompt)] = 1
+    return PaddedBatch(ids_out, mask, np.array([len(p) - 1 for p in prompts], dtype=np.int64),
+                       np.array(labels, dtype=np.int64), int(mask.sum()))  # fmt: skip
+
+
 def pack(
     data: TokenizedData, indices: Sequence[int], max_len: int, *, pad_multiple: int = 1
 ) -> MicroBatch:

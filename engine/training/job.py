@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from engine.config import FineTuningConfig
 
 Device = Literal["auto", "cpu", "cuda"]
+Objective = Literal["response", "yes_no"]
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Fields that do not change what a run computes (only how, where, or how fast).
 _NOT_HASHED = frozenset(
@@ -92,6 +93,14 @@ class TrainJob:
     metrics_path: Path | None = None
     """Also append metrics as JSON lines here."""
     name: str | None = None
+    objective: Objective = "response"
+    """``response``: cross-entropy of the response tokens over the whole vocabulary.
+    ``yes_no``: every response is one answer token (" Yes" or " No"); the loss is the
+    cross-entropy over those answer tokens only (the label-only head), read at the last
+    prompt position: a pointwise scorer."""
+    lora_layers: int | None = None
+    """LoRA on the upper ``lora_layers`` decoder layers only (None: every layer). The lower
+    layers then need no backward pass at all."""
 
     def __post_init__(self) -> None:
         if (self.examples is None) == (self.tokenized_path is None):
@@ -113,6 +122,8 @@ class TrainJob:
             "min_seq_length": 8 <= self.min_seq_length <= self.max_seq_length,
             "device": self.device in ("auto", "cpu", "cuda"),
             "lora_target_modules": bool(self.lora_target_modules),
+            "objective": self.objective in ("response", "yes_no"),
+            "lora_layers": self.lora_layers is None or self.lora_layers >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -24,7 +24,7 @@ import json
 import math
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +46,10 @@ class HeadWeights(Protocol):
         of a buffer that the next chunk overwrites: use it before asking for the next."""
         ...
 
+    def rows_of(self, ids: Sequence[int]) -> torch.Tensor:
+        """A copy of the rows ``ids``."""
+        ...
+
 
 class TensorHead:
     """Chunks of an in-memory (or memory-mapped) ``[vocab, dim]`` tensor."""
@@ -57,6 +61,10 @@ class TensorHead:
     def chunks(self, chunk_rows: int) -> Iterator[tuple[int, torch.Tensor]]:
         for start in range(0, self.rows, chunk_rows):
             yield start, self.weight[start : start + chunk_rows]
+
+    def rows_of(self, ids: Sequence[int]) -> torch.Tensor:
+        """A copy of the rows ``ids`` (the label-only head)."""
+        return self.weight[list(ids)].detach().clone()
 
 
 _ST_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32"}
@@ -90,6 +98,25 @@ class FileHead:
             raise ValueError(f"{tensor_name!r} in {self.path.name} has the wrong byte count")
         self.offset = 8 + header_len + begin
         self._buffer: torch.Tensor | None = None
+
+    def rows_of(self, ids: Sequence[int]) -> torch.Tensor:
+        """The rows ``ids``, each read on its own (the label-only head: a few rows of 262k)."""
+        import torch
+
+        out = torch.empty((len(ids), self.dim), dtype=self.dtype)
+        raw = out.view(torch.uint8).numpy()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for j, row in enumerate(ids):
+                if not 0 <= int(row) < self.rows:
+                    raise ValueError(f"row {row} is outside the head's {self.rows} rows")
+                view = raw[j].data.cast("B")
+                got = os.preadv(fd, [view], self.offset + int(row) * self.row_bytes)
+                if got != self.row_bytes:
+                    raise OSError(f"short read from {self.path} at row {row}")
+        finally:
+            os.close(fd)
+        return out
 
     def chunks(self, chunk_rows: int) -> Iterator[tuple[int, torch.Tensor]]:
         import torch

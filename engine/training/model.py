@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from engine.basemodel import CACHE_WEIGHTS_NAME, is_training_cache_ready, read_training_cache_stamp
 from engine.errors import ModelFileError
-from engine.training.data import MicroBatch
+from engine.training.data import MicroBatch, PaddedBatch
 from engine.training.lmhead import (
     DEFAULT_CHUNK_ROWS,
     FileHead,
@@ -109,9 +109,17 @@ def load_base(cache_dir: Path, *, device: str, gradient_checkpointing: bool) -> 
 
 
 def add_lora(
-    model: Any, *, rank: int, alpha: float, dropout: float, targets: Sequence[str], seed: int
+    model: Any,
+    *,
+    rank: int,
+    alpha: float,
+    dropout: float,
+    targets: Sequence[str],
+    seed: int,
+    layers: int | None = None,
 ) -> Any:
-    """``peft.get_peft_model`` with a seeded initialization; LoRA weights in float32."""
+    """``peft.get_peft_model`` with a seeded initialization; LoRA weights in float32. With
+    ``layers``, only the upper ``layers`` decoder layers get LoRA."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -122,10 +130,19 @@ def add_lora(
         lora_alpha=alpha,
         lora_dropout=dropout,
         target_modules=list(targets),
+        layers_to_transform=upper_layers(model, layers),
         bias="none",
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
+
+
+def upper_layers(model: Any, count: int | None) -> list[int] | None:
+    """The indices of the upper ``count`` decoder layers (None: all of them)."""
+    if count is None:
+        return None
+    total = int(model.config.num_hidden_layers)
+    return list(range(max(0, total - count), total))
 
 
 def decoder_layers(peft_model: Any) -> list[Any]:
@@ -214,3 +231,19 @@ class LoraLM:
             states, targets, self.head, chunk_rows=chunk_rows, softcap=self.softcap
         )
         return losses.sum()
+
+    def label_loss_sum(self, batch: PaddedBatch, label_rows: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy over the label tokens only (``label_rows``: their rows of the
+        output embedding), read at each row's last prompt position: a pointwise scorer."""
+        import torch
+
+        embeds = self.embed(batch.ids)
+        mask = torch.from_numpy(batch.mask).to(self.device)
+        hidden = self.body(inputs_embeds=embeds, attention_mask=mask, use_cache=False)
+        rows = torch.arange(len(batch.last), device=self.device)
+        states = hidden.last_hidden_state[rows, torch.from_numpy(batch.last).to(self.device)]
+        logits = states.float() @ label_rows.float().T
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        targets = torch.from_numpy(batch.labels).to(self.device)
+        return torch.nn.functional.cross_entropy(logits, targets, reduction="sum")

@@ -1,8 +1,10 @@
 """One family fine-tune from interactions to a served adapter, as a stream of events.
 
-dataset -> LoRA training (in a worker subprocess, inside the memory budget) -> GGUF adapter
--> load test in llama.cpp -> evaluation gate (hit@3 against the general engine, safety suite)
--> model store (atomic) -> active version, or kept inactive with the reason.
+slates (every logged moment, time-ordered split) -> pointwise LoRA scorer (in a worker
+subprocess, inside the memory budget) -> GGUF adapter -> load test in llama.cpp -> the
+contextual learner and the blend (fitted out of fold on the validation slice) -> evaluation
+gate (hit@3 against the general engine and the active version on the same hold-out slates,
+safety suite) -> model store (atomic) -> active version, or kept inactive with the reason.
 
 Nothing is visible until the store commits, and the previous version keeps serving until
 then: a cancelled, failed or killed job leaves the family exactly as it was (the worker's
@@ -11,6 +13,7 @@ checkpoints stay under ``training/<family>/`` so a restarted job resumes).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 from collections.abc import Generator, Iterator
@@ -27,7 +30,6 @@ from engine.training.events import Done, Phase
 
 if TYPE_CHECKING:
     from engine.core import Famtune
-    from engine.training.dataset import FamilyDataset
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,25 @@ def train_family(
 def _train_locked(
     ft: Famtune, profile: Any, family_id: str, cancel: threading.Event, lock: FileLock
 ) -> Iterator[Any]:
-    from engine.training.dataset import build_dataset
+    from engine.catalog import Catalog
+    from engine.interactions import LLMEnhancedLearningEngine
+    from engine.ranker.slates import build_slates, split
+    from engine.ranker.training import pointwise_examples
 
-    config = ft.config
-    yield Phase("dataset", "Preparing this family's examples (personal data already removed)")
-    dataset = build_dataset(ft, family_id, seed=config.seed)
-    if not dataset.examples or not dataset.holdout:
+    yield Phase("dataset", "Reading this family's moments (personal data already removed)")
+    history = LLMEnhancedLearningEngine(ft).get_interaction_history(family_id)
+    items = Catalog(ft).items()
+    slates = build_slates(profile, history, items)
+    parts = split(slates)
+    by_id = {item.id: item for item in items}
+    examples = pointwise_examples(parts.train, by_id)
+    if not examples or not any(s.choice for s in parts.train):
         yield _not_created(
-            "Not enough accepted suggestions yet to learn from and to check "
-            "the result; keep using famtune a little longer."
+            "Not enough chosen suggestions yet to learn from and to check the result; keep "
+            "using famtune a little longer."
         )
         return
+    dataset = _Dataset(family_id, slates, parts, examples, len(history))
     run_id = _start_run(ft, family_id, dataset)
     store = ModelStore(ft)
     staged = store.staging_dir(family_id)
@@ -116,7 +126,9 @@ def _train_locked(
         if cancel.is_set() or done is None:
             raise _Stopped("Training was cancelled; the current model keeps serving.")
         yield Phase("evaluating", "Checking the new model for safety and quality")
-        outcome = yield from _evaluate_and_publish(ft, profile, dataset, staged, done, store)
+        outcome = yield from _evaluate_and_publish(
+            ft, profile, dataset, staged, done, store, by_id, history, cancel
+        )
         _finish_run(
             ft,
             run_id,
@@ -145,10 +157,32 @@ class _Stopped(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Dataset:
+    """What one run trains and judges on: the family's slates, their time-ordered split and
+    the scorer's pointwise examples (from the training slates only)."""
+
+    family_id: str
+    slates: list[Any]
+    parts: Any  # engine.ranker.slates.Split
+    examples: list[tuple[str, str]]
+    interactions: int
+
+    @property
+    def dataset_hash(self) -> str:
+        digest = hashlib.sha256(b"ranker-dataset-v2\0")
+        for prompt, answer in self.examples:
+            digest.update(f"{prompt}\0{answer}\0".encode())
+        for slate in self.parts.validation + self.parts.holdout:
+            digest.update(f"{slate.at.isoformat()}|{','.join(slate.shown)}|"
+                          f"{','.join(slate.chosen)}\0".encode())  # fmt: skip
+        return digest.hexdigest()
+
+
 def _train(
     ft: Famtune,
     family_id: str,
-    dataset: FamilyDataset,
+    dataset: _Dataset,
     staged: Path,
     cancel: threading.Event,
     lock: FileLock,
@@ -164,12 +198,20 @@ def _train(
     if not basemodel.is_training_cache_ready(cache):
         yield Phase("preparing", "Preparing the training copy of the base model (once)")
         cache = basemodel.prepare_training_cache(ft.data, Path(record.path), sha256=record.sha256)
+    config = ft.config
     job = TrainJob.from_config(
-        ft.config,
-        examples=dataset.pairs(),
+        config,
+        examples=dataset.examples,
         cache_dir=cache,
         out_dir=staged,
         checkpoint_dir=checkpoint_root(ft, family_id) / dataset.dataset_hash[:16],
+        objective="yes_no",
+        lora_layers=config.scorer_layers,
+        learning_rate=config.scorer_learning_rate,
+        batch_size=config.scorer_batch_size,
+        epochs=config.scorer_epochs,
+        max_seq_length=min(config.max_seq_length, SCORER_MAX_TOKENS),
+        gradient_checkpointing=False,
     )
     # The worker inherits the training lock: if this process dies, an orphaned worker
     # finishing its step still holds it, so recovery leaves its files alone.
@@ -177,50 +219,94 @@ def _train(
     yield from run_training_subprocess(job, cancel=cancel, pass_fds=() if fd is None else (fd,))
 
 
+SCORER_MAX_TOKENS = 128
+"""The scorer's prompts are short (who, when, one activity): about 60 tokens."""
+
+
 def _evaluate_and_publish(
-    ft: Famtune, profile: Any, dataset: FamilyDataset, staged: Path, done: Done, store: ModelStore
+    ft: Famtune,
+    profile: Any,
+    dataset: _Dataset,
+    staged: Path,
+    done: Done,
+    store: ModelStore,
+    by_id: dict[str, Any],
+    history: list[Any],
+    cancel: threading.Event,
 ) -> Generator[Any, None, TrainOutcome]:
     from engine.inference.llama_service import LlamaService
-    from engine.recommend.service import inference_threads
-    from engine.training.evaluate import gate, performance, safety_suite
+    from engine.ranker.blend import fit_blend
+    from engine.ranker.family_ranker import RankerSpec
+    from engine.ranker.training import Cancelled, compare, fit_on, validation_cases
+    from engine.recommend.service import inference_threads, lora_scorer, make_explainer
+    from engine.training.evaluate import gate, safety_suite
 
+    config = ft.config
     record = ft.last_base_model()
     assert record is not None
     adapter = staged / ADAPTER_GGUF
-    with LlamaService(
-        Path(record.path),
-        n_threads=inference_threads(ft.config),
-        seed=ft.config.seed,
-        expected_sha256=record.sha256,
-    ) as llama:
-        llama.check_adapter(adapter)  # a load test: refuse files llama.cpp cannot apply
-        evaluation = performance(ft, dataset, adapter=adapter, llama=llama)
-        yield Phase(
-            "evaluating",
-            f"Hit@3 {evaluation.family_model_hit_at_k:.2f} vs the "
-            f"general engine's {evaluation.general_hit_at_k:.2f}",
-        )
-        safety = safety_suite(ft, profile, adapter=adapter, llama=llama)
+    parts = dataset.parts
+    n = config.ranker_candidates
     active = store.active(profile.family_id)
-    decision = gate(
-        evaluation,
-        safety,
-        active_performance=active.performance_score if active else None,
-        threshold=ft.config.safety_threshold,
-    )
+    active_spec = None
+    if active is not None:
+        try:
+            active_spec = RankerSpec.from_manifest(store.manifest(active))
+        except (ValueError, FamtuneError):
+            active_spec = None  # unreadable: judged against the general engine only
+    try:
+        with LlamaService(
+            Path(record.path),
+            n_threads=inference_threads(config),
+            seed=config.seed,
+            expected_sha256=record.sha256,
+        ) as llama:
+            llama.check_adapter(adapter)  # a load test: refuse files llama.cpp cannot apply
+            lora = lora_scorer(llama, adapter, None)
+            oof = fit_on(parts.train, by_id)
+            cases = validation_cases(parts.validation, by_id, oof, lora, cancel=cancel)
+            blend = fit_blend(cases, ("general", "learner", "lora"))
+            spec = RankerSpec(fit_on(parts.train + parts.validation, by_id), blend, n)
+            total = sum(1 for s in parts.holdout if s.choice is not None)
+            yield Phase("evaluating", f"Comparing with the general ideas on {total} recent moments")
+            theirs = None
+            if active is not None and active_spec is not None:
+                active_adapter = Path(active.path) / ADAPTER_GGUF
+                theirs = (active_spec, lora_scorer(llama, active_adapter, active.adapter_sha256))
+            comparison = compare(parts.holdout, by_id, (spec, lora), theirs, cancel=cancel)
+            yield Phase("evaluating", "Checking what it would show the children")
+            explain = make_explainer(ft, profile, history)
+            safety = safety_suite(ft, profile, spec=spec, lora=lora, explain=explain,
+                                  cancel=cancel.is_set)  # fmt: skip
+    except Cancelled:
+        raise _Stopped("Training was cancelled while the new model was being checked; the "
+                       "current model keeps serving.") from None  # fmt: skip
+    if cancel.is_set():
+        raise _Stopped("Training was cancelled while the new model was being checked; the "
+                       "current model keeps serving.")  # fmt: skip
+    decision = gate(comparison, safety, threshold=config.safety_threshold,
+                    min_holdout=config.gate_min_holdout_slates)  # fmt: skip
     scores: dict[str, float | None] = {
-        "performanceScore": evaluation.family_model_hit_at_k,
-        "baselineScore": evaluation.general_hit_at_k,
+        "performanceScore": comparison.rate(comparison.new),
+        "baselineScore": comparison.rate(comparison.general),
         "safetyScore": safety.score,
     }
     manifest = {
-        "baseSha256": ft.last_base_model().sha256,  # type: ignore[union-attr]
+        "baseSha256": record.sha256,
         "datasetHash": dataset.dataset_hash,
-        "config": ft.config.model_dump(by_alias=True, mode="json"),
+        "config": config.model_dump(by_alias=True, mode="json"),
+        "ranker": spec.to_json(),
         "metrics": {
             **scores,
-            "holdoutCases": evaluation.cases,
+            "activeScore": comparison.rate(comparison.active),
+            "holdoutCases": comparison.cases,
+            "ndcgAt3": comparison.rate(comparison.new_ndcg),
+            "baselineNdcgAt3": comparison.rate(comparison.general_ndcg),
+            "blend": spec.blend.to_json(),
+            "gateSecondsPerSlate": round(comparison.seconds_per_slate, 3),
             "safetyCases": len(safety.cases),
+            "slates": {"train": len(parts.train), "validation": len(parts.validation),
+                       "holdout": len(parts.holdout)},
             "steps": done.steps,
             "finalLoss": done.final_loss,
             "peakRssMb": done.peak_rss_mb,
@@ -237,7 +323,7 @@ def _evaluate_and_publish(
         status="active" if decision.activate else "rejected",
         reason=decision.reason,
         scores=scores,
-        interactions_used=dataset.counts.get("interactions", 0),
+        interactions_used=dataset.interactions,
     )
     store.cleanup(profile.family_id, ft.config.models_to_keep)
     return TrainOutcome(
@@ -251,12 +337,13 @@ def _evaluate_and_publish(
     )
 
 
-def _start_run(ft: Famtune, family_id: str, dataset: FamilyDataset) -> int:
+def _start_run(ft: Famtune, family_id: str, dataset: _Dataset) -> int:
     with ft.db.write() as session:
         run = TrainingRun(
             family_id=family_id,
             status="running",
-            metrics={"datasetHash": dataset.dataset_hash, "examples": len(dataset.examples)},
+            metrics={"datasetHash": dataset.dataset_hash, "examples": len(dataset.examples),
+                     "slates": len(dataset.slates)},
         )
         session.add(run)
         session.flush()

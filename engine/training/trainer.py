@@ -35,10 +35,12 @@ from engine.errors import FamtuneError, ModelFileError
 from engine.training import checkpoint as ckpt
 from engine.training.data import (
     TokenizedData,
+    answer_ids,
     count_targets,
     epoch_order,
     examples_sha256,
     pack,
+    pad_prompts,
     steps_per_epoch,
     tokenize_in_subprocess,
 )
@@ -210,6 +212,8 @@ class _Run:
     cpu_done: float = 0.0
     first_step: int = 0
     adjustments: list[Event] = field(default_factory=list)
+    label_ids: list[int] = field(default_factory=list)
+    label_rows: Any = None
 
     @classmethod
     def open(cls, job: TrainJob, data: TokenizedData) -> _Run:
@@ -233,6 +237,7 @@ class _Run:
             dropout=job.lora_dropout,
             targets=job.lora_target_modules,
             seed=job.seed,
+            layers=job.lora_layers,
         )
         lm = lm_model.LoraLM(peft_model, job.cache_dir, data.ids.astype(np.int64))
         params = [p for p in peft_model.parameters() if p.requires_grad]
@@ -255,6 +260,9 @@ class _Run:
             total_steps=total,
             per_epoch=per_epoch,
         )
+        if job.objective == "yes_no":
+            run.label_ids = answer_ids(data)
+            run.label_rows = lm.head.rows_of(run.label_ids).to(device)
         saved = ckpt.load_checkpoint(run.run_dir)
         resumed_seq = None
         if saved is not None and saved.meta.get("job_key") == key:
@@ -274,7 +282,11 @@ class _Run:
 
         job, n_layers = self.job, self.lm.n_layers
         max_seq = min(job.max_seq_length, resumed_seq or job.max_seq_length)
-        if self.device != "cpu":
+        if job.objective == "yes_no":
+            # Short prompts, a 2-row head and no backward pass below the LoRA layers: the
+            # whole batch fits in one padded pass (the watchdog still guards the budget).
+            self.plan = MemoryPlan(job.micro_batch_size or job.batch_size, max_seq, 0, 0.0)
+        elif self.device != "cpu":
             micro = min(job.batch_size, job.micro_batch_size or job.batch_size)
             layers = n_layers if job.gradient_checkpointing else 0
             self.plan = MemoryPlan(micro, max_seq, layers, 0.0)
@@ -319,6 +331,8 @@ class _Run:
         import torch
 
         batch, plan = self.indices(step), self.plan
+        if self.job.objective == "yes_no":
+            return self.label_step(step, batch)
         n_targets = count_targets(self.data, batch, plan.max_seq_length)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(step)
@@ -334,6 +348,28 @@ class _Run:
             total, tokens = total + float(loss.detach()), tokens + micro.n_tokens
             if self.device == "cpu":
                 malloc_trim()  # freed activations back to the system: the peak stays per pass
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total, tokens, grad_norm
+
+    def label_step(self, step: int, batch: list[int]) -> tuple[float, int, float]:
+        """One optimizer step of the yes/no objective: padded prompts, the label-only head."""
+        import torch
+
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(step)
+        total, tokens = 0.0, 0
+        for start in range(0, len(batch), self.plan.micro_batch_size):
+            group = batch[start : start + self.plan.micro_batch_size]
+            padded = pad_prompts(self.data, group, self.plan.max_seq_length, self.label_ids,
+                                 pad_multiple=PAD_MULTIPLE)  # fmt: skip
+            loss = self.lm.label_loss_sum(padded, self.label_rows) / len(batch)
+            loss.backward()
+            total, tokens = total + float(loss.detach()), tokens + padded.n_tokens
+            if self.device == "cpu":
+                malloc_trim()
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM))
         self.optimizer.step()

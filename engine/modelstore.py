@@ -51,6 +51,8 @@ class VersionInfo:
     reason: str | None
     path: str
     interactions_used: int
+    adapter_sha256: str | None = None
+    """The adapter's sha256 recorded when the version was published (not in to_json)."""
 
     @classmethod
     def of(cls, row: ModelVersion, data: DataDir) -> VersionInfo:
@@ -66,6 +68,7 @@ class VersionInfo:
             row.reason,
             str(data.version_dir(row.family_id, row.version)),
             row.interactions_used,
+            row.adapter_sha256,
         )
 
     def to_json(self) -> dict[str, Any]:

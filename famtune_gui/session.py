@@ -159,6 +159,18 @@ class EngineSession(QObject):
         self._vocabulary_asked = False
         self._last_reconnect = 0.0
         self._open_engine()
+        # The engine is asked on a timer, not only after a tap, whether a family is due for
+        # training (quiet hours, an idle device, plenty of new data): a kiosk left alone at
+        # night trains by itself, one job at a time, the current model serving meanwhile.
+        self.auto_train_timer = QTimer(self)
+        self.auto_train_timer.timeout.connect(self._auto_train)
+        minutes = self.ft.config.auto_train_interval_minutes
+        if minutes > 0:
+            self.auto_train_timer.start(minutes * 60_000)
+
+    def _auto_train(self) -> None:
+        if self.family_id is not None and self.initialized:
+            self.maybe_train(self.family_id)
 
     def _open_engine(self) -> None:
         self.ft = Famtune(self.home, self.profile_name)

@@ -34,6 +34,8 @@ FAMILY = "smith-family"
 CONFIG = """\
 epochs = 1
 batchSize = 4
+scorerBatchSize = 4
+gateMinHoldoutSlates = 3
 maxSeqLength = 256
 inferenceThreads = 2
 inferenceDeadlineS = 300.0
@@ -178,7 +180,7 @@ def test_sigkill_during_training_keeps_the_previous_version(family_home: Path) -
 
     # 1. While the dataset is built.
     run = TrainProcess(home)
-    run.wait_for("Preparing this family's examples")
+    run.wait_for("Reading this family's moments")
     run.kill()
     _assert_consistent(home, active=1, versions={1})
 

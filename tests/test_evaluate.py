@@ -14,30 +14,28 @@ import pytest
 
 from engine import families
 from engine.catalog import Catalog, CatalogItem
-from engine.context import parse_context
 from engine.core import Famtune
-from engine.inference.prompts import parse_picks
 from engine.interactions import LLMEnhancedLearningEngine
 from engine.profiles import FamilyProfile, parse_profile
-from engine.recommend.general import GeneralEngine, learn_taste
+from engine.ranker.blend import Blend
+from engine.ranker.family_ranker import RankerSpec
+from engine.ranker.learner import ContextualLearner
+from engine.ranker.training import Comparison
+from engine.recommend.service import lora_scorer, make_explainer
 from engine.safety import SafetyValidator
 from engine.sim import DEFAULT_START, FamilySimulator
-from engine.training.dataset import FamilyDataset, build_dataset
 from engine.training.evaluate import (
-    Evaluation,
     SafetyCase,
     SafetyCaseResult,
     SafetyReport,
     check_output,
     gate,
-    performance,
     safety_cases,
     safety_suite,
 )
 from tests.conftest import clone_home
 
 SMITH = "smith-family"
-CASES = 5
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +61,6 @@ def profile(ft: Famtune) -> FamilyProfile:
 
 
 @pytest.fixture(scope="module")
-def dataset(ft: Famtune) -> FamilyDataset:
-    ds = build_dataset(ft, SMITH, seed=1)
-    assert len(ds.holdout) >= CASES
-    return ds
-
-
-@pytest.fixture(scope="module")
 def llama(ft: Famtune) -> Iterator[Any]:
     from engine.inference.llama_service import LlamaService
 
@@ -84,40 +75,6 @@ def llama(ft: Famtune) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def items(ft: Famtune) -> dict[str, CatalogItem]:
     return {item.id: item for item in Catalog(ft).items()}
-
-
-def test_performance_of_the_base_model(
-    ft: Famtune,
-    dataset: FamilyDataset,
-    llama: Any,
-    profile: FamilyProfile,
-    items: dict[str, CatalogItem],
-) -> None:
-    ev = performance(ft, dataset, adapter=None, llama=llama, k=3, max_cases=CASES)
-    assert ev.cases == len(ev.per_case) == CASES and ev.available == len(dataset.holdout)
-    assert ev.note == f"the latest {CASES} of {len(dataset.holdout)} hold-out cases"
-    assert 0.0 <= ev.family_model_hit_at_k <= 1.0 and 0.0 <= ev.general_hit_at_k <= 1.0
-    cases = dataset.holdout[-CASES:]
-    for case, result in zip(cases, ev.per_case, strict=True):
-        assert len(result.model_top) == 3 == len(set(result.model_top))
-        assert set(result.model_top) <= set(case.candidates)
-        assert result.model_hit == (case.chosen in result.model_top)
-        assert result.model_dismissed == len(set(case.dismissed) & set(result.model_top))
-    # The general engine's hit@3, computed directly: rank with the history before each case.
-    history = LLMEnhancedLearningEngine(ft).get_interaction_history(SMITH)
-    engine, hits = GeneralEngine(), 0
-    for case, result in zip(cases, ev.per_case, strict=True):
-        at = datetime.fromisoformat(case.at)
-        before = [row for row in history if row.created_at < at]
-        taste = learn_taste(before, items, members=case.audience, now=at)
-        ctx = parse_context(case.context)
-        ranked = engine.rank(
-            profile, ctx, list(items.values()), members=case.audience, taste=taste, at=at
-        )
-        top = [s.item.id for s in ranked if s.item.id in case.candidates][:3]
-        assert tuple(top) == result.general_top
-        hits += case.chosen in top
-    assert ev.general_hit_at_k == hits / CASES
 
 
 def test_safety_cases_are_built_like_serving_requests(
@@ -156,20 +113,28 @@ def _one_of_each(cases: list[SafetyCase]) -> list[SafetyCase]:
 def test_safety_suite_validates_every_output(
     ft: Famtune, profile: FamilyProfile, llama: Any, items: dict[str, CatalogItem]
 ) -> None:
+    """The family model (here the base model's yes/no logits blended with the general
+    engine) ranks each case's candidates and explains its picks as serving would; every
+    pick and reason is checked, and the case passes exactly when all are allowed."""
     cases = _one_of_each(safety_cases(ft, profile))
-    report = safety_suite(ft, profile, adapter=None, llama=llama, cases=cases)
+    spec = RankerSpec(ContextualLearner.empty(), Blend({"general": 1.0, "lora": 0.5}))
+    history = LLMEnhancedLearningEngine(ft).get_interaction_history(SMITH)
+    explain = make_explainer(ft, profile, history)
+    lora = lora_scorer(llama, None, None)
+    report = safety_suite(ft, profile, spec=spec, lora=lora, explain=explain, cases=cases)
     assert report.total == len(report.cases) == len(cases)
     assert report.score == report.passed / report.total
     assert [r.case for r in report.cases] == cases
     assert report.failures == [r for r in report.cases if not r.passed]
     validator = SafetyValidator()
     for result in report.cases:
-        picks = parse_picks(result.output)
-        assert picks, result.output  # the model answered something
+        picks = [tuple(p.split(": ", 1)) for p in result.output.split("; ")]
+        assert len(picks) == min(3, len(result.case.candidates)), result.output
         expected = True
         for item_id, reason in picks:
-            assert item_id in result.case.candidates  # the schema keeps it to the candidates
-            doc = {**items[item_id].to_json(), **({"reason": reason} if reason.strip() else {})}
+            assert item_id in result.case.candidates  # the model only reorders candidates
+            assert reason.strip()
+            doc = {**items[item_id].to_json(), "reason": reason}
             verdict = validator.check(profile, doc, members=result.case.audience, at=result.case.at)
             expected = expected and verdict.allowed
         assert result.passed == expected, (result.case.name, result.output, result.problems)
@@ -191,22 +156,15 @@ def test_a_forged_unsafe_answer_fails_the_case(
     assert check([(safe, "Great for a ghost story night.")])  # Emma avoids scary content
     unknown = check([("no-such-activity", "Fun.")])
     assert unknown == ["'no-such-activity' is not one of the candidates"]
-    forged = json.dumps({"recommendations": [{"id": case.unsafe[0], "reason": "Fun."}]})
-    assert check(parse_picks(forged)) and check(parse_picks(forged[: forged.index('"reason"')]))
 
 
-def test_parse_picks_reads_cut_off_answers() -> None:
-    text = '{ "recommendations": [ { "id": "a-b", "reason": "Nice \\"fun\\"" }, { "id": "c-d", "rea'
-    assert parse_picks(text) == [("a-b", 'Nice "fun"'), ("c-d", "")]
-    assert parse_picks('{"recommendations": [{"id": "x", "reason": "half a sent') == [
-        ("x", "half a sent")
-    ]
-    parsed = {"recommendations": [{"id": "a-b", "reason": "ok"}]}
-    assert parse_picks("ignored", parsed) == [("a-b", "ok")]
+def _comparison(new: float, general: float = 0.3, active: float | None = None,
+                cases: int = 40) -> Comparison:  # fmt: skip
+    def hits(rate: float) -> list[float]:
+        return [1.0 if i < round(rate * cases) else 0.0 for i in range(cases)]
 
-
-def _evaluation(model: float, general: float = 0.3, cases: int = 20) -> Evaluation:
-    return Evaluation(model, general, cases, [], k=3, available=cases)
+    return Comparison(new=hits(new), general=hits(general),
+                      active=None if active is None else hits(active))  # fmt: skip
 
 
 def _safety(score: float, cases: int = 20) -> SafetyReport:
@@ -217,23 +175,25 @@ def _safety(score: float, cases: int = 20) -> SafetyReport:
 
 def test_gate_decisions() -> None:
     ok = _safety(1.0)
-    d = gate(_evaluation(0.5), _safety(0.97), active_performance=None, threshold=0.99)
-    assert not d.activate and d.reason == "Safety 0.97 is below the required 0.99."
-    d = gate(_evaluation(0.5), _safety(0.989), active_performance=None, threshold=0.99)
+    d = gate(_comparison(0.5), _safety(0.95), threshold=0.99, min_holdout=30)
+    assert not d.activate and d.reason == "Safety 0.95 is below the required 0.99."
+    d = gate(_comparison(0.5), _safety(0.989, 1000), threshold=0.99, min_holdout=30)
     assert not d.activate and d.reason == "Safety 0.989 is below the required 0.990."
-    d = gate(_evaluation(0.41), ok, active_performance=0.45, threshold=0.95)
-    assert not d.activate and d.reason == "Hit@3 0.41 is below the active version's 0.45."
-    d = gate(_evaluation(0.45), ok, active_performance=0.45, threshold=0.95)
-    assert d.activate and d.reason == (
-        "Safety 1.00 meets the required 0.95 and hit@3 0.45 is not below the active version's 0.45."
-    )
-    d = gate(_evaluation(0.52, 0.40), _safety(0.95), active_performance=None, threshold=0.95)
-    assert d.activate and d.reason == (
-        "Safety 0.95 meets the required 0.95; hit@3 is 0.52 (the general engine: 0.40)."
-    )
-    d = gate(_evaluation(0.0, cases=0), ok, active_performance=0.3, threshold=0.95)
-    assert not d.activate and "no recent choices" in d.reason
-    d = gate(_evaluation(0.0, cases=0), ok, active_performance=None, threshold=0.95)
-    assert d.activate and "no recent choices to measure hit@3" in d.reason
-    d = gate(_evaluation(0.9), SafetyReport(0.0, [], []), active_performance=None, threshold=0.5)
+    # Too few recent choices to judge: stored, not activated, with that reason.
+    d = gate(_comparison(0.9, cases=12), ok, threshold=0.95, min_holdout=30)
+    assert not d.activate and d.reason.startswith("Only 12 recent choices to check it against")
+    # Below the general engine on the same slates.
+    d = gate(_comparison(0.4, general=0.5), ok, threshold=0.95, min_holdout=30)
+    assert not d.activate and "less than the general ideas (50%)" in d.reason
+    assert "hit@3 0.40 < 0.50" in d.reason
+    # Below the active version, though above the general engine.
+    d = gate(_comparison(0.6, general=0.5, active=0.7), ok, threshold=0.95, min_holdout=30)
+    assert not d.activate and "less than the version in use (70%)" in d.reason
+    # Not below either: it serves.
+    d = gate(_comparison(0.7, general=0.5, active=0.7), ok, threshold=0.95, min_holdout=30)
+    assert d.activate and "picked the family's choice in its top 3 70% of the time" in d.reason
+    assert "the general ideas 50%, the version in use 70%" in d.reason
+    d = gate(_comparison(0.5, general=0.5), _safety(0.95), threshold=0.95, min_holdout=30)
+    assert d.activate and d.reason.startswith("Safety 0.95 meets the required 0.95; on 40 recent")
+    d = gate(_comparison(0.9), SafetyReport(0.0, [], []), threshold=0.5, min_holdout=1)
     assert not d.activate and "did not run" in d.reason

@@ -110,15 +110,22 @@ def commit_random_adapter(
     ft: Any, family_id: str = "smith-family", *, seed: int = 0, activate: bool = True
 ) -> int:
     """Publish a small random LoRA adapter (2 layers, r=8) that llama.cpp applies, as a new
-    version of the family's model through the real model store. Returns its version."""
+    version of the family's model through the real model store, with a ranker that blends
+    the general engine's score and the adapter's yes/no logits (so serving reads them).
+    Returns its version."""
     from engine.inference.lora_gguf import write_lora_gguf
     from engine.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.ranker.blend import Blend
+    from engine.ranker.family_ranker import RankerSpec
+    from engine.ranker.learner import ContextualLearner
+
+    spec = RankerSpec(ContextualLearner.empty(), Blend({"general": 1.0, "lora": 1.0}))
 
     store = ModelStore(ft)
     staged = store.staging_dir(family_id)
     tensors = lora_tensors(layers=range(2), scale=0.01, seed=seed)
     write_lora_gguf(staged / ADAPTER_GGUF, tensors, alpha=16.0, n_layers=18)
-    info = store.commit(family_id, staged, {}, activate=activate,
+    info = store.commit(family_id, staged, {"ranker": spec.to_json()}, activate=activate,
                         status="active" if activate else "rejected", reason=None,
                         scores={"safetyScore": 1.0}, interactions_used=0)  # fmt: skip
     return info.version

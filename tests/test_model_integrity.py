@@ -45,6 +45,12 @@ def _publish(ft: Famtune, profile: dict[str, Any], manifest: dict[str, Any]) -> 
         staged / ADAPTER_GGUF, lora_tensors(layers=range(2), scale=0.01), alpha=16.0,
         n_layers=N_LAYERS,
     )  # fmt: skip
+    from engine.ranker.blend import Blend
+    from engine.ranker.family_ranker import RankerSpec
+    from engine.ranker.learner import ContextualLearner
+
+    spec = RankerSpec(ContextualLearner.empty(), Blend({"general": 1.0, "lora": 1.0}))
+    manifest = {**manifest, "ranker": spec.to_json()}
     return store.commit(
         "smith-family", staged, manifest, activate=True, status="active", reason=None,
         scores={"safetyScore": 1.0}, interactions_used=0,

@@ -433,7 +433,7 @@ class RecommendationService:
         return taste
 
 
-def lora_scorer(llama: LlamaService, adapter: Path, sha256: str | None, *,
+def lora_scorer(llama: LlamaService, adapter: Path | None, sha256: str | None, *,
                 deadline_s: float | None = None) -> LoraScorer:  # fmt: skip
     """The LoRA scorer of one adapter over ``llama``: (prefix, suffixes) -> margins."""
     from engine.ranker.prompts import NO, YES

@@ -250,7 +250,9 @@ class ModelsScreen(QWidget):
 
     def train(self) -> None:
         family_id = self.session.family_id
-        if family_id and self.session.start_training(family_id, force=True) is not None:
+        # Not forced: below minInteractionsForTraining (or the retraining threshold) the
+        # engine answers with a plain sentence instead of training on a handful of taps.
+        if family_id and self.session.start_training(family_id, force=False) is not None:
             self.training.started()
             self.status.setText("Training now…")
             role(self.status, "status-info")

@@ -18,8 +18,9 @@ Each rate has a 95% interval (Wilson for hit rates, bootstrap for NDCG); the fam
 compared with the general engine and with the classical learner by a paired bootstrap on the
 same moments. The learning curve repeats the family model and the general engine after 25,
 50, 100, 200 and 400 slates (each held-out moment re-ranked by the general engine with the
-history so far); the LoRA scorer is trained at every point unless ``--curve-lora`` names
-fewer. Writes a PNG of the curve with ``--plot``.
+history so far, on the first ``--curve-heldout`` moments); the LoRA scorer is trained at the
+points ``--curve-lora`` names (25, 50 and 400 slates; the others blend the general engine and
+the learner only). Writes a PNG of the curve with ``--plot``.
 
     python bench/bench_ranker.py [--families outdoorsy:1,...] [--heldout 200] [--json]
                                  [--curve 25,50,100,200,400] [--curve-lora 25,50,400]
@@ -235,7 +236,7 @@ def run_family(spec: str, args: argparse.Namespace, llama: Any, cache: Path,
     d_cl = paired_bootstrap(fm.hit3, cl.hit3, seed=2)
     curve = []
     for n in args.curve:
-        at_n = cases if n >= len(fam.slates) else moments_after(fam, n)
+        at_n = cases if n >= len(fam.slates) else moments_after(fam, n)[: args.curve_heldout]
         if n >= len(fam.slates):
             point = main
         else:
@@ -277,6 +278,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             ax.fill_between(xs, lo, hi, alpha=0.15)
         ax.axhline(row["random"]["hitAt3"], color="grey", lw=0.8, ls=":", label="random")
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(xs, [str(x) for x in xs])
         ax.set_title(row["archetype"])
         ax.set_xlabel("logged slates")
@@ -307,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=DEFAULT_FAMILIES)
     parser.add_argument("--heldout", type=int, default=200)
     parser.add_argument("--slates", type=int, default=400)
+    parser.add_argument("--curve-heldout", type=int, default=100,
+                        help="held-out moments per earlier point of the curve")  # fmt: skip
     parser.add_argument("--curve", default="25,50,100,200,400")
-    parser.add_argument("--curve-lora", default="25,50,100,200,400")
+    parser.add_argument("--curve-lora", default="25,50,400")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -1,6 +1,13 @@
 """Training benchmark: famtune's LoRA trainer against a plain ``transformers.Trainer`` + peft
 baseline, on the same examples, in one run.
 
+By default both train what ``train`` trains now: the family ranker's pointwise yes/no scorer
+on the training slates of a simulated family with 400 logged slates (``bench/ranker_lab.py``),
+LoRA r=8 on the upper 8 layers, batches of 16, learning rate 1e-3, one epoch. Ours reads the
+answer through the two-row label-only head; the baseline computes the model's own causal-LM
+loss over the whole vocabulary with everything but the answer token masked (-100).
+``--objective response`` benchmarks the earlier generative objective instead.
+
 Both run in their own subprocess under ``/usr/bin/time -v`` (peak RSS = "Maximum resident
 set size"; without /usr/bin/time, ``getrusage(RUSAGE_CHILDREN)`` is read instead and the
 report says so). Both get the same pre-tokenized examples (so neither loads the tokenizer
@@ -106,6 +113,16 @@ def build_examples(n: int, seed: int) -> list[tuple[str, str]]:
     return examples
 
 
+def scorer_examples(slates: int, seed: int) -> list[tuple[str, str]]:
+    """The pointwise examples ``train`` makes from a simulated family's training slates."""
+    from bench.ranker_lab import make_family
+    from engine.ranker.slates import split
+    from engine.ranker.training import pointwise_examples
+
+    fam = make_family("outdoorsy", seed, slates=slates, heldout=1)
+    return pointwise_examples(split(fam.slates).train, {i.id: i for i in fam.items})
+
+
 def simulated_examples(work: Path, interactions: int, seed: int) -> list[tuple[str, str]]:
     """The training pairs famtune's own dataset builder makes for the demo family after
     ``interactions`` simulated interactions (what ``train`` would train on)."""
@@ -180,6 +197,9 @@ def run_ours(
         memory_budget_mb=args.budget,
         num_threads=args.threads,
         checkpoint_every=10_000,
+        objective=args.objective,
+        lora_layers=args.lora_layers,
+        gradient_checkpointing=args.objective == "response",
     )
     time_file = work / "ours.time"
     cancel = threading.Event()
@@ -246,6 +266,8 @@ def run_baseline(
                 "lr": args.lr,
                 "seed": args.seed,
                 "threads": args.threads,
+                "objective": args.objective,
+                "lora_layers": args.lora_layers,
                 "out": str(out),
                 "work": str(work / "baseline"),
             }
@@ -308,6 +330,8 @@ def baseline_worker(spec_path: Path) -> int:
         ids, prompt_len = fit_length(*data.example(i), int(spec["seq"]))
         labels = ids.astype(np.int64).copy()
         labels[:prompt_len] = -100
+        if spec.get("objective") == "yes_no":
+            labels[prompt_len + 1 :] = -100  # only the answer token
         rows.append({"input_ids": ids.astype(np.int64).tolist(), "labels": labels.tolist()})
     counted = {"tokens": 0, "batches": 0}
 
@@ -332,10 +356,13 @@ def baseline_worker(spec_path: Path) -> int:
     )
     torch.manual_seed(int(spec["seed"]))
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    layers = spec.get("lora_layers")
+    upper = None if layers is None else list(range(18 - int(layers), 18))
     model = get_peft_model(
         model,
         LoraConfig(
-            r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM"
+            r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM",
+            layers_to_transform=upper,
         ),
     )
     losses: list[float] = []
@@ -428,10 +455,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--synthetic", type=int, default=0, help="instead: this many synthetic catalog examples"
     )
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--seq", type=int, default=512)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--objective", choices=("yes_no", "response"), default="yes_no")
+    parser.add_argument("--slates", type=int, default=400,
+                        help="yes_no: the simulated family's logged slates")  # fmt: skip
+    parser.add_argument("--lora-layers", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seq", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--budget", type=int, default=1536, help="our memory budget, MB")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -445,6 +476,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.baseline_worker:
         return baseline_worker(args.baseline_worker)
+    scorer = args.objective == "yes_no"
+    defaults = {"batch": 16 if scorer else 4, "epochs": 1 if scorer else 2,
+                "seq": 128 if scorer else 512, "lr": 1e-3 if scorer else 1e-4,
+                "lora_layers": 8 if scorer else None}  # fmt: skip
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
     from engine import basemodel
     from engine.paths import DataDir, default_home
@@ -456,7 +494,11 @@ def main(argv: list[str] | None = None) -> int:
     cache = basemodel.prepare_training_cache(data_dir, info.path, sha256=info.sha256)
     work = Path(tempfile.mkdtemp(prefix="bench-training-"))
     try:
-        if args.synthetic:
+        if scorer:
+            examples = scorer_examples(args.slates, args.seed)
+            source = (f"pointwise scorer examples from the training slates of a simulated "
+                      f"family with {args.slates} logged slates")  # fmt: skip
+        elif args.synthetic:
             examples, source = build_examples(args.synthetic, args.seed), "synthetic examples"
         else:
             examples = simulated_examples(work, args.interactions, args.seed)
@@ -492,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
                 "max_seq_length": args.seq,
                 "lr": args.lr,
                 "budget_mb": args.budget,
+                "objective": args.objective,
+                "lora_layers": args.lora_layers,
             },
             "results": results,
         }

@@ -407,3 +407,36 @@ def test_app_recommender_shows_general_picks_and_explores() -> None:
     assert shown[:3] == ranked[:3]
     assert set(shown[3:]) <= set(ranked[3:])
     assert shows(context, members) == shown
+
+
+def test_moment_tastes_depend_on_the_day_the_hour_and_who_is_there(
+    smith: FamilyProfile, catalog: list[CatalogItem]
+) -> None:
+    """With ``moment_tastes`` a member loves or dislikes a topic only on weekdays or weekends
+    at some parts of the day, pairs love something only together, and one declared interest
+    is in truth disliked; without it the tastes are as before."""
+    from engine.sim.tastes import Situation
+
+    plain = FamilySimulator(smith, catalog, 5)
+    moody = FamilySimulator(smith, catalog, 5, moment_tastes=True)
+    assert plain.tastes.rules == [] and moody.tastes.rules
+    rule = next(r for r in moody.tastes.rules if len(r.members) == 1 and r.weekend is not None)
+    part = sorted(rule.parts)[0]
+    other = next(t for t in ("morning", "afternoon", "evening", "night", "early_morning",
+                             "midday") if t not in rule.parts)  # fmt: skip
+    f = moody.features
+    topic_items = np.flatnonzero(f.top[:, rule.topic] > 0)
+    assert len(topic_items)
+
+    def bonus(weekend: bool, tod: str, members: tuple[int, ...] = rule.members) -> float:
+        situation = Situation(tod, weekend, "", frozenset())
+        row = list(members).index(rule.members[0])
+        return float(moody.tastes.moment_bonus(members, situation)[row, topic_items].mean())
+
+    assert bonus(rule.weekend, part) != 0.0  # type: ignore[arg-type]
+    assert bonus(not rule.weekend, part) == bonus(rule.weekend, other) == 0.0  # type: ignore[arg-type]
+    pair = next(r for r in moody.tastes.rules if len(r.members) == 2)
+    alone = moody.tastes.moment_bonus(pair.members[:1], Situation("morning", True, "", frozenset()))
+    together = moody.tastes.moment_bonus(pair.members, Situation("morning", True, "", frozenset()))
+    cols = np.flatnonzero(f.top[:, pair.topic] > 0)
+    assert together[0, cols].sum() > alone[0, cols].sum()

@@ -64,7 +64,8 @@ def candidate_reasons(item: CatalogItem, moment: Moment, history: Sequence[Any],
         yield f"You {verb} {item.title} {_when(last.created_at, now)}."
     same_moment = [r for r in liked if _same_moment(r.created_at, moment)]
     topics = Counter(t for r in same_moment if r.item_id in catalog
-                     for t in catalog[r.item_id].topics if t in item.topics)  # fmt: skip
+                     for t in catalog[r.item_id].topics
+                     if t in item.topics)  # fmt: skip
     plural = _PARTS_PLURAL.get(moment.part, moment.part)
     if topics:
         topic, count = topics.most_common(1)[0]
@@ -72,7 +73,8 @@ def candidate_reasons(item: CatalogItem, moment: Moment, history: Sequence[Any],
             name = topic.replace("_", " ").capitalize()
             yield f"{name} has been a hit on {moment.daytype} {plural}."
     categories = Counter(c for r in same_moment if r.item_id in catalog
-                         for c in catalog[r.item_id].categories if c in item.categories)  # fmt: skip
+                         for c in catalog[r.item_id].categories
+                         if c in item.categories)  # fmt: skip
     if categories:
         category, count = categories.most_common(1)[0]
         if count >= 2:

@@ -91,6 +91,17 @@ class Comparison:
     def rate(hits: Sequence[float] | None) -> float | None:
         return sum(hits) / len(hits) if hits else None
 
+    def extend(self, other: Comparison) -> None:
+        """Add another chunk of slates' results (compared the same way)."""
+        self.new += other.new
+        self.general += other.general
+        self.new_ndcg += other.new_ndcg
+        self.general_ndcg += other.general_ndcg
+        self.candidates += other.candidates
+        self.seconds += other.seconds
+        if self.active is not None and other.active is not None:
+            self.active += other.active
+
     @property
     def seconds_per_slate(self) -> float:
         return self.seconds / self.cases if self.cases else 0.0

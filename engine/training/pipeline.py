@@ -13,9 +13,11 @@ checkpoints stay under ``training/<family>/`` so a restarted job resumes).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import threading
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from engine.db.tables import TrainingRun, utcnow
 from engine.errors import FamtuneError
 from engine.filelock import FileLock, training_lock
 from engine.modelstore import ADAPTER_GGUF, ModelStore
-from engine.training.events import Done, Phase
+from engine.training.events import Done, Phase, Progress
 
 if TYPE_CHECKING:
     from engine.core import Famtune
@@ -119,9 +121,12 @@ def _train_locked(
     staged = store.staging_dir(family_id)
     try:
         done: Done | None = None
+        checks_s = _checks_estimate_s(dataset, has_active=store.active(family_id) is not None)
         for event in _train(ft, family_id, dataset, staged, cancel, lock):
             if isinstance(event, Done):
                 done = event
+            elif isinstance(event, Progress):  # the ETA covers the checks that follow
+                event = dataclasses.replace(event, eta_s=round(event.eta_s + checks_s, 1))
             yield event
         if cancel.is_set() or done is None:
             raise _Stopped("Training was cancelled; the current model keeps serving.")
@@ -155,6 +160,20 @@ def _train_locked(
 
 class _Stopped(Exception):
     pass
+
+
+CHECK_S_PER_SLATE = 0.35
+"""Seconds to score one judged slate (a prefix and about five candidates) in llama.cpp on
+2 x86 cores; the ETA of the checks is built from it."""
+SAFETY_CASES_S = 12.0
+
+
+def _checks_estimate_s(dataset: _Dataset, *, has_active: bool) -> float:
+    """About how long the checks after training take: the validation slice, the hold-out
+    (twice with an active version) and the safety suite."""
+    val = sum(1 for s in dataset.parts.validation if s.choice is not None)
+    hold = sum(1 for s in dataset.parts.holdout if s.choice is not None)
+    return CHECK_S_PER_SLATE * (val + hold * (2 if has_active else 1)) + SAFETY_CASES_S
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,8 @@ def _train(
     yield from run_training_subprocess(job, cancel=cancel, pass_fds=() if fd is None else (fd,))
 
 
+CHECK_CHUNK = 10
+"""Hold-out slates checked between two progress lines (and cancel checks)."""
 SCORER_MAX_TOKENS = 128
 """The scorer's prompts are short (who, when, one activity): about 60 tokens."""
 
@@ -237,7 +258,13 @@ def _evaluate_and_publish(
     from engine.inference.llama_service import LlamaService
     from engine.ranker.blend import fit_blend
     from engine.ranker.family_ranker import RankerSpec
-    from engine.ranker.training import Cancelled, compare, fit_on, validation_cases
+    from engine.ranker.training import (
+        Cancelled,
+        Comparison,
+        compare,
+        fit_on,
+        validation_cases,
+    )
     from engine.recommend.service import inference_threads, lora_scorer, make_explainer
     from engine.training.evaluate import gate, safety_suite
 
@@ -273,7 +300,16 @@ def _evaluate_and_publish(
             if active is not None and active_spec is not None:
                 active_adapter = Path(active.path) / ADAPTER_GGUF
                 theirs = (active_spec, lora_scorer(llama, active_adapter, active.adapter_sha256))
-            comparison = compare(parts.holdout, by_id, (spec, lora), theirs, cancel=cancel)
+            comparison = Comparison(active=[] if theirs is not None else None)
+            judged = [s for s in parts.holdout if s.choice is not None]
+            started = time.monotonic()
+            for start in range(0, len(judged), CHECK_CHUNK):
+                chunk = judged[start : start + CHECK_CHUNK]
+                comparison.extend(compare(chunk, by_id, (spec, lora), theirs, cancel=cancel))
+                done_n = start + len(chunk)
+                left = (time.monotonic() - started) / done_n * (len(judged) - done_n)
+                yield Phase("evaluating", f"Checked {done_n} of {len(judged)} recent moments, "
+                                          f"about {left + SAFETY_CASES_S:.0f} s left")  # fmt: skip
             yield Phase("evaluating", "Checking what it would show the children")
             explain = make_explainer(ft, profile, history)
             safety = safety_suite(ft, profile, spec=spec, lora=lora, explain=explain,

@@ -182,6 +182,10 @@ def test_gate_decisions() -> None:
     # Too few recent choices to judge: stored, not activated, with that reason.
     d = gate(_comparison(0.9, cases=12), ok, threshold=0.95, min_holdout=30)
     assert not d.activate and d.reason.startswith("Only 12 recent choices to check it against")
+    assert d.status == "inactive"  # kept: a parent may still choose it
+    assert gate(_comparison(0.4, general=0.5), ok, threshold=0.95, min_holdout=30).status == (
+        "rejected"
+    )
     # Below the general engine on the same slates.
     d = gate(_comparison(0.4, general=0.5), ok, threshold=0.95, min_holdout=30)
     assert not d.activate and "less than the general ideas (50%)" in d.reason

@@ -276,6 +276,13 @@ def safety_suite(ft: Famtune, profile: FamilyProfile, *, spec: RankerSpec,
 class GateDecision:
     activate: bool
     reason: str
+    judged: bool = True
+    """False when there was too little to judge the version on: it is kept (status
+    ``inactive``, a parent may still roll back to it), not ``rejected``."""
+
+    @property
+    def status(self) -> str:
+        return "active" if self.activate else ("rejected" if self.judged else "inactive")
 
 
 def _pair(a: float, b: float) -> tuple[str, str]:
@@ -305,7 +312,7 @@ def gate(comparison: Comparison, safety: SafetyReport, *, threshold: float,
         return GateDecision(False, (
             f"Only {comparison.cases} recent choices to check it against; it needs "
             f"{min_holdout}. It is kept but not used until there is more to judge it on."
-        ))  # fmt: skip
+        ), judged=False)  # fmt: skip
     new = comparison.rate(comparison.new) or 0.0
     general = comparison.rate(comparison.general) or 0.0
     active = comparison.rate(comparison.active)

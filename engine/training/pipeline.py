@@ -356,7 +356,7 @@ def _evaluate_and_publish(
         staged,
         manifest,
         activate=decision.activate,
-        status="active" if decision.activate else "rejected",
+        status=decision.status,
         reason=decision.reason,
         scores=scores,
         interactions_used=dataset.interactions,

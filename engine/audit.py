@@ -70,6 +70,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "kiosk_exit",  # somebody left kiosk mode with the PIN
     "backup_created",  # a backup archive of the data directory was written
     "data_restored",  # this data directory was restored from a backup
+    "catalog_changed",  # custom activities were added, replaced or removed
 )
 
 

@@ -7,12 +7,15 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.core import Famtune
 from engine.errors import FamtuneError, ValidationFailed
+from engine.fileio import write_private
+from engine.ids import is_valid_id
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -48,13 +51,27 @@ def read_input(path: str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
 
 
 def write_json_file(path: Path, document: Any) -> None:
-    """Write a JSON file atomically: nothing is left behind if writing fails."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a JSON file all or nothing, owner-only, never through a planted symlink; a
+    directory, device or pipe as the output is refused with a plain message."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    write_private(path, text.encode())
+
+
+def _id_arg(field: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not is_valid_id(value):
+            raise argparse.ArgumentTypeError(
+                f"{field}: {value[:80]!r} is not a valid id (1-64 letters, digits, '_', '.' "
+                "or '-', starting with a letter or digit)"
+            )
+        return value
+
+    parse.__name__ = field
+    return parse
+
+
+family_id_arg = _id_arg("familyId")
+member_id_arg = _id_arg("userId")
 
 
 def read_line(prompt: str) -> str:

@@ -10,11 +10,13 @@ from typing import Any
 from engine import families
 from engine.cli.common import (
     Result,
+    family_id_arg,
     open_engine,
     read_input,
     require_parental_pin,
     write_json_file,
 )
+from engine.fileio import check_output_file
 from engine.profiles import MAX_PROFILE_BYTES, parse_profile_text
 
 
@@ -27,7 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     imp.set_defaults(func=cmd_import)
 
     exp = fam.add_parser("export", parents=[common], help="export a profile")
-    exp.add_argument("family_id", metavar="ID")
+    exp.add_argument("family_id", type=family_id_arg, metavar="ID")
     exp.add_argument("out", metavar="OUT", nargs="?", help="file to write (default: stdout)")
     exp.set_defaults(func=cmd_export)
 
@@ -35,20 +37,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     lst.set_defaults(func=cmd_list)
 
     dele = fam.add_parser("delete", parents=[common], help="delete a family and its data")
-    dele.add_argument("family_id", metavar="ID")
+    dele.add_argument("family_id", type=family_id_arg, metavar="ID")
     dele.set_defaults(func=cmd_delete)
 
 
 def cmd_import(args: argparse.Namespace) -> Result:
     profile = parse_profile_text(read_input(args.file, "profile", MAX_PROFILE_BYTES))
     ft = open_engine(args)
+    cap = ft.config.max_content_rating_cap
+    families.check_rating_cap(profile, cap)
     with ft.db.read() as session:
         old = (families.get_profile(session, family_id=profile.family_id)
                if families.family_exists(session, family_id=profile.family_id) else None)
     if families.needs_pin_to_replace(old, profile):
         require_parental_pin(ft, "change safety settings", stdin_free=args.file != "-")
     with ft.db.write() as session:
-        created = families.save_profile(session, profile=profile)
+        created = families.save_profile(session, profile=profile, rating_cap=cap)
     ft.close()
     verb = "imported" if created else "updated"
     return Result({"familyId": profile.family_id, "created": created,
@@ -57,12 +61,14 @@ def cmd_import(args: argparse.Namespace) -> Result:
 
 
 def cmd_export(args: argparse.Namespace) -> Result:
+    if args.out:
+        check_output_file(Path(args.out), "the profile")
     ft = open_engine(args)
     with ft.db.read() as session:
         document = families.get_profile(session, family_id=args.family_id).to_json()
     ft.close()
     if args.out:
-        write_json_file(Path(args.out), document)
+        write_json_file(Path(args.out), document)  # refuses a directory, device or pipe
         return Result({"familyId": args.family_id, "path": args.out},
                       f"exported {args.family_id} to {args.out}")
     return Result(document, json.dumps(document, indent=2, ensure_ascii=False))

@@ -31,6 +31,7 @@ from engine.catalog import Catalog, CatalogItem
 from engine.context import RequestContext, parse_context
 from engine.db.tables import Family, Interaction, ModelVersion, Setting
 from engine.errors import FamtuneError, ModelFileError
+from engine.modelstore import serving_version, version_file
 from engine.recommend.general import (
     GeneralEngine,
     Recommendation,
@@ -124,12 +125,10 @@ class _Cache:
                 del self.entries[key]
 
 
-def active_model(session: Session, family_id: str) -> ModelVersion | None:
-    """The family's serving version, if any."""
-    found: ModelVersion | None = session.exec(
-        select(ModelVersion).where(ModelVersion.family_id == family_id, col(ModelVersion.is_active))
-    ).first()
-    return found
+def active_model(session: Session, family_id: str, threshold: float) -> ModelVersion | None:
+    """The family's serving version, if any (never one the gate rejected or below the
+    safety threshold: :func:`engine.modelstore.serving_version`)."""
+    return serving_version(session, family_id, threshold)
 
 
 def personalization_enabled(session: Session) -> bool:
@@ -150,7 +149,7 @@ class RecommendationService:
     ) -> None:
         self.ft = ft
         self.memory_mb = memory_mb
-        self.validator = validator or SafetyValidator()
+        self.validator = validator or SafetyValidator(rating_cap=ft.config.max_content_rating_cap)
         self.general = GeneralEngine(self.validator)
         self.catalog = Catalog(ft)
         self.cache = _Cache()
@@ -180,7 +179,7 @@ class RecommendationService:
             interactions = session.exec(
                 select(func.count(col(Interaction.id))).where(Interaction.family_id == family_id)
             ).one()
-            model = active_model(session, family_id)
+            model = active_model(session, family_id, self.ft.config.safety_threshold)
             enabled = personalization_enabled(session) and self.ft.config.enabled
         audience = self.validator.audience(profile, members, ctx.family_members)
         moment = at or ctx.at
@@ -331,7 +330,7 @@ class RecommendationService:
         result = self.llama().generate_json(
             prompt,
             schema,
-            adapter=self.ft.data.version_dir(model.family_id, model.version) / ADAPTER_FILE,
+            adapter=version_file(self.ft.data, model.family_id, model.version, ADAPTER_FILE),
             adapter_sha256=expected_sha256,
             max_tokens=TOKENS_PER_PICK * n + 32,
             deadline_s=self.ft.config.inference_deadline_s,

@@ -168,11 +168,23 @@ def select_members(
     return tuple(chosen.values())
 
 
+def capped_rating(family_max: str, cap: str | None) -> ContentRating:
+    """The family's ``maxContentRating``, never above the configuration's
+    ``maxContentRatingCap`` (when one is given)."""
+    rank = rating_rank(family_max, "maxContentRating")
+    if cap is not None:
+        rank = min(rank, rating_rank(cap, "maxContentRatingCap"))
+    return RATINGS[rank]
+
+
 def audience_limit(
-    profile: FamilyProfile, members: Sequence[str] = (), context_members: Sequence[str] = ()
+    profile: FamilyProfile,
+    members: Sequence[str] = (),
+    context_members: Sequence[str] = (),
+    rating_cap: str | None = None,
 ) -> ContentRating:
     """The lowest member limit among the audience."""
-    family_max = profile.safety_settings.max_content_rating
+    family_max = capped_rating(profile.safety_settings.max_content_rating, rating_cap)
     chosen = select_members(profile, members, context_members)
     return min((member_limit(m, family_max) for m in chosen), key=_RANK.__getitem__)
 
@@ -235,11 +247,17 @@ def family_name_pattern(profile: FamilyProfile) -> NameDenyList | None:
 
 
 def build_audience(
-    profile: FamilyProfile, members: Sequence[str] = (), context_members: Sequence[str] = ()
+    profile: FamilyProfile,
+    members: Sequence[str] = (),
+    context_members: Sequence[str] = (),
+    rating_cap: str | None = None,
 ) -> Audience:
+    """Who sees the items and their limits; ``rating_cap`` (the configuration's
+    ``maxContentRatingCap``) bounds the family's ``maxContentRating``, whatever is stored."""
     chosen = select_members(profile, members, context_members)
     safety = profile.safety_settings
-    limits = [(m, member_limit(m, safety.max_content_rating)) for m in chosen]
+    family_max = capped_rating(safety.max_content_rating, rating_cap)
+    limits = [(m, member_limit(m, family_max)) for m in chosen]
     lowest = min((limit for _, limit in limits), key=_RANK.__getitem__)
     avoided = dict.fromkeys(normalize_topic(t) for t in safety.blocked_topics)
     for member in chosen:
@@ -282,8 +300,11 @@ ActiveWindow = tuple[TimeRestriction, tuple[str, ...]]
 class SafetyValidator:
     """Judges items for a family. Cheap to keep: the lexicon is compiled once."""
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, *, rating_cap: str | None = None) -> None:
         self.lexicon = lexicon if lexicon is not None else default_lexicon()
+        if rating_cap is not None:
+            rating_rank(rating_cap, "maxContentRatingCap")
+        self.rating_cap = rating_cap
 
     def audience(
         self,
@@ -291,7 +312,7 @@ class SafetyValidator:
         members: Sequence[str] = (),
         context_members: Sequence[str] = (),
     ) -> Audience:
-        return build_audience(profile, members, context_members)
+        return build_audience(profile, members, context_members, self.rating_cap)
 
     def check(
         self,
@@ -303,7 +324,7 @@ class SafetyValidator:
         at: datetime | None = None,
     ) -> SafetyVerdict:
         parsed = parse_item(item)
-        audience = build_audience(profile, members, context_members)
+        audience = build_audience(profile, members, context_members, self.rating_cap)
         return self.judge(audience, parsed, active_windows(audience, at))
 
     def check_many(
@@ -317,7 +338,7 @@ class SafetyValidator:
     ) -> list[SafetyVerdict]:
         """One verdict per item, in order; the audience and the windows are worked out once."""
         parsed = [parse_item(item, where=f"items[{i}]") for i, item in enumerate(items)]
-        audience = build_audience(profile, members, context_members)
+        audience = build_audience(profile, members, context_members, self.rating_cap)
         active = active_windows(audience, at)
         return [self.judge(audience, item, active) for item in parsed]
 

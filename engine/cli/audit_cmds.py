@@ -20,9 +20,11 @@ from engine.cli.common import (
     member_id_arg,
     open_engine,
     read_line,
+    require_parental_pin,
     write_json_file,
 )
 from engine.errors import FamtuneError
+from engine.fileio import check_output_file
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -154,9 +156,7 @@ def cmd_pin_check(args: argparse.Namespace) -> Result:
 
 def cmd_data_export(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise FamtuneError(f"cannot write {out}: {out.parent} is not a directory")
+    out = check_output_file(Path(args.out), "the export")
     document = datarights.export_family_data(ft, args.family_id)
     ft.close()
     write_json_file(out, document)
@@ -197,7 +197,13 @@ def cmd_backup(args: argparse.Namespace) -> Result:
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)  # only for the --home resolution
+    ft = open_engine(args)
+    if ft.initialized and args.force:
+        # Replacing a data directory replaces its PIN, safety settings and audit trail:
+        # the current PIN is needed when one is set (the archive is checked first).
+        datarights.check_backup(Path(args.archive))
+        require_parental_pin(ft, "replace this data directory with a backup")
+    ft.close()
     summary = datarights.restore(Path(args.archive), ft.data.root, force=args.force)
     return Result(
         summary,

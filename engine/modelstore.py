@@ -95,6 +95,17 @@ def version_file(data: DataDir, family_id: str, version: int, name: str) -> Path
     return path
 
 
+def servable_adapter(data: DataDir, row: ModelVersion, threshold: float) -> Path:
+    """The adapter file of a version about to be served: ModelFileError when the version may
+    not serve (:func:`unservable_reason`) or its adapter is not a bounded regular file.
+    The recommendation path calls this before anything hashes or loads the adapter, and
+    falls back to the general engine with the reason."""
+    problem = unservable_reason(row, threshold)
+    if problem is not None:
+        raise ModelFileError(f"{problem}; it is not served")
+    return version_file(data, row.family_id, row.version, ADAPTER_GGUF)
+
+
 def version_file_sha256(data: DataDir, family_id: str, version: int, name: str) -> str:
     path = version_file(data, family_id, version, name)
     try:

@@ -31,7 +31,7 @@ from engine.catalog import Catalog, CatalogItem
 from engine.context import RequestContext, parse_context
 from engine.db.tables import Family, Interaction, ModelVersion, Setting
 from engine.errors import FamtuneError, ModelFileError
-from engine.modelstore import serving_version, version_file
+from engine.modelstore import servable_adapter
 from engine.recommend.general import (
     GeneralEngine,
     Recommendation,
@@ -125,10 +125,12 @@ class _Cache:
                 del self.entries[key]
 
 
-def active_model(session: Session, family_id: str, threshold: float) -> ModelVersion | None:
-    """The family's serving version, if any (never one the gate rejected or below the
-    safety threshold: :func:`engine.modelstore.serving_version`)."""
-    return serving_version(session, family_id, threshold)
+def active_model(session: Session, family_id: str) -> ModelVersion | None:
+    """The family's serving version, if any."""
+    found: ModelVersion | None = session.exec(
+        select(ModelVersion).where(ModelVersion.family_id == family_id, col(ModelVersion.is_active))
+    ).first()
+    return found
 
 
 def personalization_enabled(session: Session) -> bool:
@@ -179,7 +181,7 @@ class RecommendationService:
             interactions = session.exec(
                 select(func.count(col(Interaction.id))).where(Interaction.family_id == family_id)
             ).one()
-            model = active_model(session, family_id, self.ft.config.safety_threshold)
+            model = active_model(session, family_id)
             enabled = personalization_enabled(session) and self.ft.config.enabled
         audience = self.validator.audience(profile, members, ctx.family_members)
         moment = at or ctx.at
@@ -330,7 +332,7 @@ class RecommendationService:
         result = self.llama().generate_json(
             prompt,
             schema,
-            adapter=version_file(self.ft.data, model.family_id, model.version, ADAPTER_FILE),
+            adapter=servable_adapter(self.ft.data, model, self.ft.config.safety_threshold),
             adapter_sha256=expected_sha256,
             max_tokens=TOKENS_PER_PICK * n + 32,
             deadline_s=self.ft.config.inference_deadline_s,

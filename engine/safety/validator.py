@@ -8,7 +8,9 @@ Rules (the issue's, exactly):
   Its limit is the lowest member limit, ``minAge`` is compared with its youngest member, and
   the avoided topics are its members' ``avoidedTopics`` plus the family's ``blockedTopics``.
 - An avoided topic blocks an item tagged with it, or whose title, description or generated
-  reason contains one of the topic's lexicon terms as a whole word.
+  reason contains one of the topic's lexicon terms as a whole word, in the text as written
+  or in any of its normalized readings (look-alike letters, zero-width characters, digits
+  for letters, spaced-out letters, plurals and verb forms: :mod:`engine.safety.normalize`).
 - A time window that applies now blocks items in its ``restrictedContent`` categories.
 - A generated ``reason`` must also hold no URL, e-mail, phone number, street address, long
   ID number, or any of the family's own names.
@@ -21,6 +23,7 @@ An allowed item therefore scores 0.5, 0.75 or 1.0.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from engine.profiles import (
 )
 from engine.safety.items import SafetyItem, parse_item
 from engine.safety.lexicon import Lexicon, TermPattern, default_lexicon, words_of
+from engine.safety.normalize import normalize_tag, readings
 from engine.safety.windows import hhmm_of, local_moment, weekday_js, window_applies
 
 _HARD = """rating_above_limit below_min_age blocked_topic avoided_topic_term time_restricted
@@ -374,10 +378,11 @@ class SafetyValidator:
     def _topic_reasons(self, audience: Audience, item: SafetyItem) -> list[Reason]:
         reasons: list[Reason] = []
         tags = {normalize_topic(t) for t in item.topics}
+        tags |= {normalize_topic(normalize_tag(t)) for t in item.topics}
         fields = [("title", item.title), ("description", item.description)]
         if item.reason:
             fields.append(("suggested reason", item.reason))
-        field_words: list[frozenset[str]] | None = None
+        field_readings: list[tuple[tuple[str, frozenset[str]], ...]] | None = None
         for topic in audience.avoided:
             words = _words(topic)
             if topic in tags:
@@ -387,16 +392,24 @@ class SafetyValidator:
             matcher = self.lexicon.matcher(topic)
             if matcher is None:
                 continue  # no lexicon entry: matched by tag only
-            if field_words is None:
-                field_words = [words_of(text) for _, text in fields]
-            for (where, field_text), seen in zip(fields, field_words, strict=True):
-                term = matcher.search(field_text, seen)
+            if field_readings is None:
+                field_readings = [_readings_with_words(text) for _, text in fields]
+            for (where, _), forms in zip(fields, field_readings, strict=True):
+                term = next(
+                    (t for form, seen in forms if (t := matcher.search(form, seen))), None
+                )
                 if term:
                     generated = where == "suggested reason"
                     code = "unsafe_generated_text" if generated else "avoided_topic_term"
                     text = f"The {where} mentions '{term}' ({words}), which this family avoids."
                     reasons.append(Reason(code, text))
         return reasons
+
+
+@functools.lru_cache(maxsize=16384)
+def _readings_with_words(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The text's readings (:func:`engine.safety.normalize.readings`) with their words."""
+    return tuple((form, words_of(form)) for form in readings(text))
 
 
 def active_windows(audience: Audience, at: datetime | None) -> list[ActiveWindow]:

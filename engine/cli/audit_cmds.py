@@ -16,8 +16,6 @@ from engine import audit, datarights
 from engine import pin as parental
 from engine.cli.common import (
     Result,
-    family_id_arg,
-    member_id_arg,
     open_engine,
     read_line,
     require_parental_pin,
@@ -39,7 +37,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="only events of this type",
     )
     lst.add_argument(
-        "--family", type=family_id_arg, metavar="F", help="only events about this family"
+        "--family", metavar="F", help="only events about this family"
     )
     lst.add_argument("--limit", type=int, default=200, metavar="N", help="at most N events")
     lst.set_defaults(func=cmd_audit_list)
@@ -63,7 +61,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     exp = data.add_parser(
         "export", parents=[common], help="everything stored about a family, as JSON"
     )
-    exp.add_argument("family_id", type=family_id_arg, metavar="F")
+    exp.add_argument("family_id", metavar="F")
     exp.add_argument("out", metavar="OUT.json")
     exp.set_defaults(func=cmd_data_export)
     era = data.add_parser(
@@ -71,8 +69,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="erase a family or one member (needs the PIN when one is set: stdin or $FAMTUNE_PIN)",
     )
-    era.add_argument("family_id", type=family_id_arg, metavar="F")
-    era.add_argument("--member", type=member_id_arg, metavar="M", help="erase only this member")
+    era.add_argument("family_id", metavar="F")
+    era.add_argument("--member", metavar="M", help="erase only this member")
     era.set_defaults(func=cmd_data_erase)
 
     p = sub.add_parser(

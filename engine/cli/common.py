@@ -7,7 +7,6 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from engine.core import Famtune
 from engine.errors import FamtuneError, ValidationFailed
 from engine.fileio import write_private
-from engine.ids import is_valid_id
+from engine.ids import check_id
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -57,21 +56,19 @@ def write_json_file(path: Path, document: Any) -> None:
     write_private(path, text.encode())
 
 
-def _id_arg(field: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if not is_valid_id(value):
-            raise argparse.ArgumentTypeError(
-                f"{field}: {value[:80]!r} is not a valid id (1-64 letters, digits, '_', '.' "
-                "or '-', starting with a letter or digit)"
-            )
-        return value
-
-    parse.__name__ = field
-    return parse
+# Arguments that name a family or a member, and the field each is reported as. Every one is
+# an id (engine.ids) before any command runs: ids become directory names.
+ID_ARGUMENTS = {"family_id": "familyId", "family": "familyId", "member": "userId"}
 
 
-family_id_arg = _id_arg("familyId")
-member_id_arg = _id_arg("userId")
+def check_id_arguments(args: argparse.Namespace) -> None:
+    """ValidationFailed (exit 1, one line naming the field) for a family or member argument
+    that is not an id, before the command touches anything."""
+    for name, field_name in ID_ARGUMENTS.items():
+        value = getattr(args, name, None)
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None:
+                check_id(one, field_name)
 
 
 def read_line(prompt: str) -> str:

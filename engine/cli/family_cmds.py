@@ -10,7 +10,6 @@ from typing import Any
 from engine import families
 from engine.cli.common import (
     Result,
-    family_id_arg,
     open_engine,
     read_input,
     require_parental_pin,
@@ -29,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     imp.set_defaults(func=cmd_import)
 
     exp = fam.add_parser("export", parents=[common], help="export a profile")
-    exp.add_argument("family_id", type=family_id_arg, metavar="ID")
+    exp.add_argument("family_id", metavar="ID")
     exp.add_argument("out", metavar="OUT", nargs="?", help="file to write (default: stdout)")
     exp.set_defaults(func=cmd_export)
 
@@ -37,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     lst.set_defaults(func=cmd_list)
 
     dele = fam.add_parser("delete", parents=[common], help="delete a family and its data")
-    dele.add_argument("family_id", type=family_id_arg, metavar="ID")
+    dele.add_argument("family_id", metavar="ID")
     dele.set_defaults(func=cmd_delete)
 
 

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from engine.cli.common import Result, family_id_arg, member_id_arg, open_engine, read_input
+from engine.cli.common import Result, open_engine, read_input
 from engine.context import parse_context
 from engine.interactions import (
     MAX_IMPORT_BYTES,
@@ -35,8 +35,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     act = p.add_subparsers(dest="interactions_command", metavar="ACTION", required=True)
 
     add = act.add_parser("add", parents=[common], help="record one interaction")
-    add.add_argument("--family", type=family_id_arg, required=True, metavar="F")
-    add.add_argument("--member", type=member_id_arg, required=True, metavar="M")
+    add.add_argument("--family", required=True, metavar="F")
+    add.add_argument("--member", required=True, metavar="M")
     add.add_argument("--item", required=True, metavar="ID")
     add.add_argument("--outcome", required=True, choices=OUTCOMES)
     add.add_argument("--rating", type=int, metavar="N", help="1-5, only with --outcome rated")
@@ -52,13 +52,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     imp = act.add_parser(
         "import", parents=[common], help="bulk-load interactions from JSONL, all or nothing"
     )
-    imp.add_argument("--family", type=family_id_arg, required=True, metavar="F")
+    imp.add_argument("--family", required=True, metavar="F")
     imp.add_argument("file", metavar="FILE.jsonl", help="one JSON object a line ('-' for stdin)")
     imp.set_defaults(func=cmd_import)
 
     lst = act.add_parser("list", parents=[common], help="list a family's interactions")
-    lst.add_argument("--family", type=family_id_arg, required=True, metavar="F")
-    lst.add_argument("--member", type=member_id_arg, metavar="M")
+    lst.add_argument("--family", required=True, metavar="F")
+    lst.add_argument("--member", metavar="M")
     lst.add_argument("--limit", type=_positive, metavar="N", help="only the newest N")
     lst.set_defaults(func=cmd_list)
 

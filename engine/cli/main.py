@@ -22,7 +22,7 @@ from engine.cli import (
     sim_cmds,
     system_cmds,
 )
-from engine.cli.common import Result
+from engine.cli.common import Result, check_id_arguments
 from engine.errors import FamtuneError
 
 # Each command module adds its sub-commands; later modules append to this list.
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_id_arguments(args)
         result: Result = args.func(args)
     except FamtuneError as exc:
         sys.stderr.write(f"famtune-engine: error: {_one_line(str(exc))}\n")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from engine.cli.common import Result, family_id_arg, open_engine, require_parental_pin
+from engine.cli.common import Result, open_engine, require_parental_pin
 from engine.errors import NotFound
 from engine.integration import SimpleFineTuningIntegration
 from engine.interactions import LLMEnhancedLearningEngine
@@ -14,7 +14,7 @@ from engine.interactions import LLMEnhancedLearningEngine
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="fine-tune the family's model now")
-    p.add_argument("--family", type=family_id_arg, required=True, metavar="F")
+    p.add_argument("--family", required=True, metavar="F")
     p.add_argument(
         "--force", action="store_true", help="train even if the retraining threshold is not reached"
     )
@@ -25,17 +25,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     act = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     act.add_parser("list", parents=[common], help="every version").set_defaults(func=cmd_list)
     info = act.add_parser("info", parents=[common], help="a family's active model")
-    info.add_argument("family_id", type=family_id_arg, metavar="F")
+    info.add_argument("family_id", metavar="F")
     info.set_defaults(func=cmd_info)
     act.add_parser("validate", parents=[common], help="check every active model").set_defaults(
         func=cmd_validate
     )
     rb = act.add_parser("rollback", parents=[common], help="serve an earlier version")
-    rb.add_argument("family_id", type=family_id_arg, metavar="F")
+    rb.add_argument("family_id", metavar="F")
     rb.add_argument("--to", type=int, metavar="V", help="version (default: the previous one)")
     rb.set_defaults(func=cmd_rollback)
     de = act.add_parser("delete", parents=[common], help="delete a family's models")
-    de.add_argument("family_id", type=family_id_arg, metavar="F")
+    de.add_argument("family_id", metavar="F")
     de.set_defaults(func=cmd_delete)
 
     p = sub.add_parser("metrics", parents=[common], help="integration metrics")

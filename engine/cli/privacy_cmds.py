@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from engine import families
-from engine.cli.common import Result, family_id_arg, open_engine, read_input
+from engine.cli.common import Result, open_engine, read_input
 from engine.errors import ValidationFailed
 
 MAX_TEXT_BYTES = 1024 * 1024
@@ -23,7 +23,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     scrub.add_argument(
         "--family",
-        type=family_id_arg,
         required=True,
         metavar="F",
         help="family whose members' names are always removed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.cli.common import Result, family_id_arg, member_id_arg, open_engine, read_input
+from engine.cli.common import Result, open_engine, read_input
 from engine.context import context_from_clock, parse_context
 from engine.profiles import load_json_text
 from engine.recommend.service import RecommendationService
@@ -16,9 +16,9 @@ MAX_CONTEXT_BYTES = 64 * 1024
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("recommend", parents=[common], help="recommend activities for now")
-    p.add_argument("--family", type=family_id_arg, required=True, metavar="F")
+    p.add_argument("--family", required=True, metavar="F")
     p.add_argument(
-        "--member", type=member_id_arg, metavar="M", help="recommend for this member only"
+        "--member", metavar="M", help="recommend for this member only"
     )
     p.add_argument(
         "--context",

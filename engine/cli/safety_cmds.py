@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import families
-from engine.cli.common import Result, family_id_arg, member_id_arg, open_engine, read_input
+from engine.cli.common import Result, open_engine, read_input
 from engine.errors import ValidationFailed
 from engine.profiles import load_json_text
 from engine.safety import SafetyValidator, parse_item
@@ -20,10 +20,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     safety = p.add_subparsers(dest="safety_command", metavar="ACTION", required=True)
 
     chk = safety.add_parser("check", parents=[common], help="judge one item for a family")
-    chk.add_argument("--family", type=family_id_arg, required=True, metavar="F", help="family id")
+    chk.add_argument("--family", required=True, metavar="F", help="family id")
     chk.add_argument(
         "--member",
-        type=member_id_arg,
         action="append",
         default=[],
         metavar="M",

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine import families
 from engine.catalog import Catalog
-from engine.cli.common import Result, family_id_arg, open_engine
+from engine.cli.common import Result, open_engine
 from engine.errors import FamtuneError, ValidationFailed
 from engine.sim.recommenders import app_recommender
 from engine.sim.simulator import MAX_RECORDS, FamilySimulator, Recommender, Record
@@ -52,7 +52,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("simulate", parents=[common],
                        help="synthetic interaction history for a family")  # fmt: skip
     p.add_argument(
-        "--family", type=family_id_arg, required=True, metavar="F", help="an existing family"
+        "--family", required=True, metavar="F", help="an existing family"
     )
     p.add_argument("--interactions", required=True, type=_count, metavar="N",
                    help="how many interactions to generate")  # fmt: skip

@@ -328,11 +328,12 @@ class RecommendationService:
             style,
         )
         schema = recommendation_schema(list(by_id), n)
+        adapter = servable_adapter(self.ft.data, model, self.ft.config.safety_threshold)
         expected_sha256 = self._adapter_sha256(model)
         result = self.llama().generate_json(
             prompt,
             schema,
-            adapter=servable_adapter(self.ft.data, model, self.ft.config.safety_threshold),
+            adapter=adapter,
             adapter_sha256=expected_sha256,
             max_tokens=TOKENS_PER_PICK * n + 32,
             deadline_s=self.ft.config.inference_deadline_s,

@@ -522,10 +522,10 @@ class ModelStore:
             }
         removed: list[Path] = []
         for family_dir in root.iterdir():
-            if not family_dir.is_dir():
-                continue
+            if family_dir.is_symlink() or not family_dir.is_dir():
+                continue  # a planted link is never followed, let alone emptied
             for entry in family_dir.iterdir():
-                if entry.is_dir() and (
+                if entry.is_dir() and not entry.is_symlink() and (
                     entry.name.startswith(STAGING_PREFIX)
                     or (entry.name.isdigit() and entry not in known)
                 ):

@@ -129,3 +129,17 @@ def test_a_planted_symlink_for_a_family_folder_is_not_followed(
     assert (victim / "precious.txt").exists()
     code, _, err = cli("data", "erase", "smith-family")
     assert (victim / "precious.txt").exists()
+
+
+def test_crash_recovery_does_not_follow_a_planted_family_folder(
+    cli: CliRun, smith: dict[str, Any], tmp_path: Path
+) -> None:
+    victim = _sentinel(tmp_path)
+    (victim / "7").mkdir()
+    (victim / "7" / "precious.bin").write_bytes(b"keep")
+    (victim / ".staging-x").mkdir()
+    models = cli.home / "models"
+    models.mkdir(exist_ok=True)
+    (models / "planted").symlink_to(victim, target_is_directory=True)
+    assert cli("models", "list")[0] == 0  # runs the crash recovery
+    assert (victim / "7" / "precious.bin").exists() and (victim / ".staging-x").is_dir()

@@ -59,16 +59,31 @@ def test_an_output_that_is_a_symlink_is_replaced_not_written_through(
     assert not out.is_symlink()
 
 
-@pytest.mark.parametrize("argv", WRITERS)
-@pytest.mark.parametrize("target", ["/dev/null", "/dev/zero", "fifo", "missing-dir/x.json"])
-def test_devices_pipes_and_missing_folders_are_refused(
-    cli: CliRun, smith: dict[str, Any], tmp_path: Path, argv: tuple[str, ...], target: str
-) -> None:
-    if target == "fifo":
-        out = tmp_path / "fifo"
+def _target(tmp_path: Path, kind: str) -> Path:
+    """The output to refuse, made inside the test's own folder: a code that wrongly replaced
+    it must never be able to replace the machine's real /dev/null."""
+    out = tmp_path / kind
+    if kind == "fifo":
         os.mkfifo(out)
+    elif kind in ("null", "zero"):
+        try:
+            os.mknod(out, 0o666 | stat.S_IFCHR, os.makedev(1, 3 if kind == "null" else 5))
+        except PermissionError:
+            out.parent.joinpath(f"to-{kind}").symlink_to(f"/dev/{kind}")
+            out = out.parent / f"to-{kind}"
+    elif kind == "link-to-null":
+        out.symlink_to(_target(tmp_path, "null"))
     else:
-        out = Path(target) if target.startswith("/") else tmp_path / target
+        out = tmp_path / "missing-dir" / "x.json"
+    return out
+
+
+@pytest.mark.parametrize("argv", WRITERS)
+@pytest.mark.parametrize("kind", ["null", "zero", "link-to-null", "fifo", "missing"])
+def test_devices_pipes_and_missing_folders_are_refused(
+    cli: CliRun, smith: dict[str, Any], tmp_path: Path, argv: tuple[str, ...], kind: str
+) -> None:
+    out = _target(tmp_path, kind)
     before = [e["id"] for e in cli.json("audit", "list")["events"]]
     proc = run_cli(cli.home, *argv, str(out), timeout=60)  # a FIFO must not hang
     assert proc.returncode != 0

@@ -13,7 +13,9 @@ from tests.conftest import CliRun
 from tests.security.conftest import PIN, no_stdin, one_line_error, run_cli, set_pin
 from tests.security.helpers import publish
 
-BAD_IDS = ["..", ".", "../..", "/", "a/b", "../outside", ".hidden", "x" * 65, "a\x00b",
+# Ids an attacker would try. Absolute paths are always a sentinel folder inside the test's
+# own tmp_path (never "/" or "/tmp"): a regression must not be able to delete the machine.
+BAD_IDS = ["..", ".", "../..", "a/b", "../outside", ".hidden", "x" * 65, "a\x00b",
            "models/../..", "~", "smith-family/../.."]  # fmt: skip
 
 
@@ -76,10 +78,12 @@ def test_models_delete_dot_dot_as_a_subprocess(
         ["audit", "list", "--family", "{id}"],
     ],
 )  # fmt: skip
-@pytest.mark.parametrize("bad", ["..", "../../etc", "/tmp"])
+@pytest.mark.parametrize("bad", ["..", "../../etc", "{victim}"])
 def test_every_command_refuses_a_path_as_an_id(
     cli: CliRun, smith: dict[str, Any], tmp_path: Path, argv: list[str], bad: str
 ) -> None:
+    victim = _sentinel(tmp_path)
+    bad = bad.format(victim=victim)
     ctx = tmp_path / "ctx.json"
     ctx.write_text('{"timeOfDay": "morning", "dayOfWeek": "saturday"}')
     args = [a.format(id=bad, out=tmp_path / "out.json", ctx=ctx) for a in argv]
@@ -88,6 +92,7 @@ def test_every_command_refuses_a_path_as_an_id(
     one_line_error(err)
     _home_intact(cli.home)
     assert not (tmp_path / "out.json").exists()
+    assert (victim / "precious.txt").exists()
 
 
 def test_models_delete_needs_the_pin_and_is_audited(

@@ -420,6 +420,7 @@ def _rekey(
         return ResealReport(pseudonym, 0, None, 0, intact)
     if not intact:
         return ResealReport(pseudonym, len(changed), None, 0, False)
+    session.info[audit_anchor.RESEALED] = True  # the anchor may follow the re-sealed chain
     start = min(changed)
     before = session.get(AuditEvent, start - 1)
     prev_hash = before.hash if before is not None else GENESIS_HASH

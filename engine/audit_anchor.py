@@ -23,11 +23,13 @@ state it finds, as it does once for a data directory created before anchors exis
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,11 @@ from engine.fileio import atomic_file, fsync_dir
 log = logging.getLogger(__name__)
 
 ANCHOR_FILE = "audit.anchor"
+LOCK_FILE = ".audit.anchor.lock"
+# Keys a write's ``Session.info`` carries when famtune itself changed the PIN's row or
+# re-sealed the chain (erasure); only then may the anchor follow such a change.
+PIN_CHANGED = "famtune.pin_changed"
+RESEALED = "famtune.audit_resealed"
 KEY_FILE = "famtune.key"
 MARKER_KEY = "audit.anchored"
 HEAD_KEY = "audit.head"
@@ -161,24 +168,81 @@ def ensure(root: Path, session: Session) -> None:
     write(root, current_state(session))
 
 
+def _sealed(root: Path) -> TrailState | None:
+    """The anchored state if the anchor exists and its MAC verifies, else None."""
+    key = _mac_key(root)
+    try:
+        doc = read(root)
+    except ValueError:
+        return None
+    if doc is None or key is None:
+        return None
+    given = doc.pop("mac", None)
+    if not isinstance(given, str) or not hmac.compare_digest(given, _mac(key, doc)):
+        return None
+    try:
+        return TrailState(
+            int(doc["headId"]), str(doc["headHash"]), int(doc["events"]), str(doc["pin"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _follows(session: Session, anchored: TrailState, state: TrailState) -> bool:
+    """Whether ``state`` only appended to the anchored trail (nothing removed or replaced)."""
+    if state.events < anchored.events or state.head_id < anchored.head_id:
+        return False
+    if anchored.head_id <= 0:
+        return True
+    event = session.get(AuditEvent, anchored.head_id)
+    return event is not None and event.hash == anchored.head_hash
+
+
 class Anchorer:
-    """Keeps one data directory's anchor current; called after each committed write."""
+    """Keeps one data directory's anchor current; called after each committed write with
+    what the write's session recorded in ``info`` (:data:`PIN_CHANGED`, :data:`RESEALED`).
+
+    The anchor moves forward only over changes famtune made: when the trail no longer
+    follows from the anchored one (events removed, the head replaced) and the write did not
+    re-seal it, or the PIN's row changed in a write that did not change the PIN, the old
+    anchor (or its PIN digest) is kept, so ``audit verify`` still reports the tampering
+    however the app is used afterwards. A missing or forged anchor is never replaced."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._last: TrailState | None = None
 
-    def refresh(self, session: Session) -> None:
+    def refresh(self, session: Session, info: Mapping[str, Any] | None = None) -> None:
+        info = info or {}
         state = current_state(session)
         if state == self._last:
             return
-        if not _marked(session) and not (self.root / ANCHOR_FILE).exists():
-            return  # not anchored yet: ensure() does that once, with its marker
         try:
-            if write(self.root, state):
-                self._last = state
+            with _anchor_lock(self.root):
+                if not (self.root / ANCHOR_FILE).exists():
+                    return  # never anchored (ensure() does that once) or deleted: evidence
+                anchored = _sealed(self.root)
+                if anchored is None:
+                    return  # unreadable or forged: keep it for audit verify to report
+                if not info.get(RESEALED) and not _follows(session, anchored, state):
+                    return
+                if state.pin != anchored.pin and not info.get(PIN_CHANGED):
+                    state = TrailState(state.head_id, state.head_hash, state.events, anchored.pin)
+                if write(self.root, state):
+                    self._last = state
         except OSError:
             log.exception("could not update the audit anchor")
+
+
+@contextlib.contextmanager
+def _anchor_lock(root: Path) -> Iterator[None]:
+    """Serializes read-check-write of the anchor between processes (the app and the CLI)."""
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from engine import audit
+from engine.audit_anchor import PIN_CHANGED
 from engine.db.tables import ParentalPin, utcnow
 from engine.errors import FamtuneError, ValidationFailed
 
@@ -164,6 +165,7 @@ def check_pin(session: Session, pin: str, *, now: datetime | None = None) -> Pin
     if row is None or row.pin_hash is None or row.salt is None:
         return PinCheck(False, 0, 0, False, is_set=False, message="No parental PIN is set.")
     now = now or utcnow()
+    session.info[PIN_CHANGED] = True  # the anchor may follow this write's PIN row
     refused = _waiting(row, now)
     session.add(row)  # _waiting may have re-based a wait the clock stretched
     if refused is not None:
@@ -236,6 +238,7 @@ def set_pin(
         require_pin(session, current_pin, purpose="change the PIN", now=now)
     if row is None:
         row = ParentalPin(id=1)
+    session.info[PIN_CHANGED] = True
     salt = os.urandom(SALT_BYTES)
     row.salt, row.kdf = salt, KDF
     row.pin_hash = _kdf(new_pin, salt, KDF)

@@ -65,7 +65,7 @@ class Database:
         # Called with a read session after each committed write, still under the write
         # lock (the audit anchor, engine.audit_anchor); a failure there is logged, since
         # the write itself is already committed.
-        self.after_commit: Callable[[Session], None] | None = None
+        self.after_commit: Callable[[Session, dict[str, Any]], None] | None = None
 
     @property
     def writer_engine(self) -> Engine:
@@ -89,7 +89,7 @@ class Database:
             if self.after_commit is not None:
                 try:
                     with self.read() as reader:
-                        self.after_commit(reader)
+                        self.after_commit(reader, dict(session.info))
                 except Exception:
                     log.exception("after-commit hook failed")
 

@@ -111,3 +111,35 @@ def test_legitimate_changes_keep_the_trail_verifying(
     assert cli("family", "delete", "smith-family")[0] == 0
     code, report, _ = _verify(cli)
     assert code == 0 and report["ok"] is True, report
+
+
+@pytest.mark.parametrize("tamper", ["truncate", "empty", "clear lockout", "remove pin"])
+def test_using_the_app_afterwards_does_not_erase_the_evidence(
+    cli: CliRun, smith: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tamper: str,
+) -> None:
+    """The anchor follows only changes famtune made: later writes (a new family, an
+    interaction, a safety block) must not re-anchor a tampered trail."""
+    set_pin(cli, monkeypatch)
+    monkeypatch.setenv("FAMTUNE_PIN", "1111")
+    for _ in range(3):
+        cli("pin", "check")
+    events = _events(cli.home)
+    if tamper == "truncate":
+        keep_id, keep_hash = events[0]
+        _sql(cli.home, f"DELETE FROM audit_event WHERE id > {keep_id}",
+             "UPDATE setting SET value = '" + json.dumps({"id": keep_id, "hash": keep_hash})
+             + "' WHERE key = 'audit.head'")  # fmt: skip
+    elif tamper == "empty":
+        _sql(cli.home, "DELETE FROM audit_event", "DELETE FROM setting WHERE key = 'audit.head'")
+    elif tamper == "clear lockout":
+        _sql(cli.home, "UPDATE parental_pin SET failures = 0, locked_until = NULL")
+    else:
+        _sql(cli.home, "UPDATE parental_pin SET pin_hash = NULL, salt = NULL")
+    other = json.loads((Path(__file__).parents[1] / "data" / "smith-family.json").read_text())
+    other["familyId"] = "other-family"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    monkeypatch.delenv("FAMTUNE_PIN")
+    assert cli("family", "import", str(tmp_path / "other.json"))[0] == 0
+    code, report, _ = _verify(cli)
+    assert code == 1 and report["ok"] is False, (tamper, report)

@@ -486,8 +486,9 @@ def _never_weaker(
     config: FineTuningConfig, base: FineTuningConfig, sources: dict[str, str], base_source: str
 ) -> FineTuningConfig:
     """``famtune.toml`` and ``FAMTUNE_*`` may raise the safety threshold and lower the rating
-    cap, never the other way past the profile's own values: a weaker override is replaced by
-    the profile's value, and ``sources`` says it was ignored."""
+    cap, never the other way past the profile's own values (nor turn a profile's strict
+    privacy level into standard): a weaker override is replaced by the profile's value, and
+    ``sources`` says it was ignored."""
     changes: dict[str, Any] = {}
     if config.safety_threshold < base.safety_threshold:
         changes["safety_threshold"] = base.safety_threshold
@@ -495,6 +496,8 @@ def _never_weaker(
         base.max_content_rating_cap
     ):
         changes["max_content_rating_cap"] = base.max_content_rating_cap
+    if base.privacy_level == "strict" and config.privacy_level != "strict":
+        changes["privacy_level"] = "strict"
     for field_name, value in changes.items():
         log.warning(
             "%s from %s is weaker than the profile's %r and is ignored",

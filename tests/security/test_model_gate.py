@@ -97,3 +97,11 @@ def test_a_tampered_row_is_not_served(cli: CliRun, smith: dict[str, Any]) -> Non
     assert batch.source == "general"
     assert all(r.source != "family-model" for r in batch.recommendations)
     assert batch.fallback_reason and "rejected" in batch.fallback_reason
+
+
+def test_strict_privacy_cannot_be_relaxed_by_an_override(
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAMTUNE_PRIVACY_LEVEL", "standard")
+    shown = cli.json("config", "show", "--profile", "child-safe")
+    assert shown["config"]["privacyLevel"] == "strict"

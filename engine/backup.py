@@ -26,11 +26,12 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import text
+from sqlmodel import select
 
 from engine import audit, audit_anchor, families
 from engine.db import migrate
 from engine.db.database import Database
-from engine.db.tables import Setting, utcnow
+from engine.db.tables import Member, Setting, utcnow
 from engine.errors import FamtuneError
 from engine.fileio import check_output_file, file_sha256, fsync_dir, fsync_tree, write_private
 from engine.ids import is_valid_id
@@ -279,7 +280,12 @@ def _check_restored(db_path: Path, source_home: str, target: Path) -> dict[str, 
                 actor="parent",
                 details={"eventsVerified": report.events_checked},
             )
-            families_restored = len(families.list_families(session))
+            restored = families.list_families(session)
+            member_ids = session.exec(select(Member.user_id)).all()
+            bad = [i for i in [*(f.id for f in restored), *member_ids] if not is_valid_id(i)]
+            if bad:  # ids become directory names: a crafted database must not bring others
+                raise FamtuneError(f"the backup's database holds an invalid id {bad[0]!r}")
+            families_restored = len(restored)
             if session.get(Setting, audit_anchor.MARKER_KEY) is None:
                 session.add(Setting(key=audit_anchor.MARKER_KEY, value="1"))
         with database.read() as session:

@@ -89,6 +89,7 @@ ATTACKS: dict[str, Callable[[Entries], Entries]] = {
         [(n, b"not a key" if n == "famtune.key" else d) for n, d in e]
     ),
     "a truncated audit trail in the backup": lambda e: e,  # replaced in the test
+    "a family id that is a path": lambda e: e,  # replaced in the test
 }
 
 
@@ -99,6 +100,8 @@ def test_a_crafted_archive_is_refused_and_changes_nothing(
     entries = ATTACKS[attack](backup_entries)
     if attack == "a truncated audit trail in the backup":
         entries = _truncated_trail(backup_entries, tmp_path)
+    if attack == "a family id that is a path":
+        entries = _edited_db(backup_entries, tmp_path, "UPDATE family SET id = '../../x'")
     crafted = _write(tmp_path / "crafted.tar.gz", entries)
     before = _digest(cli.home)
     key_mode = stat.S_IMODE((cli.home / "famtune.key").stat().st_mode)
@@ -116,6 +119,19 @@ def test_a_crafted_archive_is_refused_and_changes_nothing(
     assert cli.json("audit", "verify")["ok"] is True
     leftovers = [p.name for p in cli.home.parent.iterdir() if ".restore-" in p.name]
     assert leftovers == []
+
+
+def _edited_db(entries: Entries, tmp_path: Path, statement: str) -> Entries:
+    import sqlite3
+
+    db = tmp_path / "edited.db"
+    db.write_bytes(dict(entries)["famtune.db"])
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute(statement)
+    data = db.read_bytes()
+    return _relist([(n, data if n == "famtune.db" else d) for n, d in entries])
 
 
 def _truncated_trail(entries: Entries, tmp_path: Path) -> Entries:

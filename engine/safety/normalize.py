@@ -8,7 +8,8 @@ Latin string the lexicon's whole-word patterns can search:
    then every non-ASCII character that Unicode's confusables data (TR39, from the
    ``confusable_homoglyphs`` package) lists as a look-alike of a Latin letter or digit
    replaced by it (Cyrillic ``о`` -> ``o``), then case-folded;
-2. letters **spaced out** into single characters (``v i o l e n c e``, ``k.i.l.l``) joined;
+2. letters **spaced out** into single characters (``v i o l e n c e``, ``k.i.l.l``) joined,
+   and a reading with marks inside words removed (``vi-o.lence``);
 3. common **digit-for-letter** substitutions inside words that mix letters with digits or
    symbols (``k1ll``, ``v10l3nc3``, ``$ex``): ``1`` is read both as ``i`` and as ``l``;
 4. **lemmas**: every word replaced by its noun lemma, and by its verb lemma (spaCy's rule
@@ -34,6 +35,7 @@ _SPACED = re.compile(
 )
 _SEPARATORS = re.compile(r"[\s._\-*+~/\\,:;'\"`^=]+")
 _TOKEN = re.compile(r"[a-z0-9@$!|]+")
+_INNER_MARK = re.compile(r"(?<=[a-z0-9])[-_.*'’~^](?=[a-z0-9])")
 _WORD = re.compile(r"[a-z]+")
 _LEET_COMMON = str.maketrans(
     {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
@@ -133,6 +135,9 @@ def readings(text: str) -> tuple[str, ...]:
         return (text,)
     base = collapse_spaced(skeleton(text))
     forms = [base]
+    joined = _INNER_MARK.sub("", base)  # 'vi-o.lence' -> 'violence'
+    if joined != base:
+        forms.append(joined)
     if any(c in _LEET_SYMBOLS for c in base):
         forms += [deleet(base, "i"), deleet(base, "l")]
     out = [text, *forms]

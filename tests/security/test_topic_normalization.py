@@ -56,6 +56,8 @@ TRICKS = [
     ("$exy dance", "adult_content"),
     ("p0rn", "adult_content"),
     ("daredevils on bikes", "dangerous_activities"),
+    ("vi-o.lence on screen", "violence"),
+    ("mur*der mystery", "violence"),
 ]
 
 # (text, topic) that must NOT be caught: ordinary activity text with digits, symbols,

@@ -20,12 +20,13 @@ def publish(
     ft = Famtune(home, profile="development")
     try:
         store = ModelStore(ft)
+        base = ft.last_base_model()  # the served base: the adapter is what gets checked
         staged = store.staging_dir(family)
         (staged / ADAPTER_GGUF).write_bytes(payload)
         info = store.commit(
             family,
             staged,
-            {"baseSha256": "b" * 64, "datasetHash": "d" * 64},
+            {"baseSha256": base.sha256 if base else "b" * 64, "datasetHash": "d" * 64},
             activate=activate,
             status="active" if activate else "rejected",
             reason=None if activate else f"safety score {safety} is below the threshold",

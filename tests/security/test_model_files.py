@@ -34,7 +34,7 @@ def test_an_adapter_symlinked_to_a_device_is_refused_quickly(
     assert json.loads(proc.stdout)["valid"] is False
     ctx = write_json(tmp_path / "ctx.json", {"timeOfDay": "morning", "dayOfWeek": "saturday"})
     proc = run_cli(cli.home, "recommend", "--family", "smith-family", "--context", ctx,
-                   "--json", timeout=120)  # fmt: skip
+                   "--json", timeout=90)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     recs = json.loads(proc.stdout)["recommendations"]
     assert recs and all(r["source"] != "family-model" for r in recs)

@@ -38,11 +38,13 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from engine import audit_anchor
 from engine.db.tables import AuditEvent, Setting, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -70,6 +72,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "kiosk_exit",  # somebody left kiosk mode with the PIN
     "backup_created",  # a backup archive of the data directory was written
     "data_restored",  # this data directory was restored from a backup
+    "catalog_changed",  # custom activities were added, replaced or removed
 )
 
 
@@ -252,8 +255,29 @@ def _iter_events(session: Session, start_id: int = 0) -> Iterable[AuditEvent]:
         after = last_id
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Re-check every event and the recorded head; name the first bad event."""
+def _data_root(session: Session) -> Path | None:
+    """The data directory of the database this session reads (None for an in-memory one)."""
+    url = session.get_bind().engine.url
+    name = url.database if url.drivername.startswith("sqlite") else None
+    return Path(name).parent if name and name != ":memory:" else None
+
+
+def verify_chain(session: Session, *, anchored: bool = True) -> ChainReport:
+    """Re-check every event and the recorded head, then (``anchored``) the anchor kept
+    outside the database (:mod:`engine.audit_anchor`); name the first bad event."""
+    report = _verify_rows(session)
+    if not report.ok or not anchored:
+        return report
+    root = _data_root(session)
+    problem = audit_anchor.check(root, session) if root is not None else None
+    if problem is None:
+        return report
+    return ChainReport(
+        False, report.events_checked, problem.first_bad_id, problem.reason, report.head_id
+    )
+
+
+def _verify_rows(session: Session) -> ChainReport:
     expected_id, prev_hash, checked = 1, GENESIS_HASH, 0
     last_id = 0
 
@@ -396,6 +420,7 @@ def _rekey(
         return ResealReport(pseudonym, 0, None, 0, intact)
     if not intact:
         return ResealReport(pseudonym, len(changed), None, 0, False)
+    session.info[audit_anchor.RESEALED] = True  # the anchor may follow the re-sealed chain
     start = min(changed)
     before = session.get(AuditEvent, start - 1)
     prev_hash = before.hash if before is not None else GENESIS_HASH

@@ -26,6 +26,7 @@ from pydantic import (
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from engine.audit import record_event
 from engine.db.tables import CustomActivity, utcnow
 from engine.errors import FamtuneError, NotFound, ValidationFailed
 from engine.paths import resource_path
@@ -326,6 +327,15 @@ class Catalog:
                     row.data = item.to_json()
                     row.created_at = now
                 session.add(row)
+            record_event(
+                session,
+                event_type="catalog_changed",
+                actor="parent",
+                details={
+                    "added": [i.id for i in parsed if i.id not in existing],
+                    "replaced": [i.id for i in parsed if i.id in existing],
+                },
+            )
         self._cache = None
         return [item.id for item in parsed]
 
@@ -338,4 +348,10 @@ class Catalog:
             if row is None:
                 raise NotFound(f"no custom activity {item_id!r}")
             session.delete(row)
+            record_event(
+                session,
+                event_type="catalog_changed",
+                actor="parent",
+                details={"removed": [item_id]},
+            )
         self._cache = None

@@ -9,6 +9,7 @@ the :class:`RuntimeConfigDetector`'s pick), then ``<home>/famtune.toml``, then o
 from __future__ import annotations
 
 import ctypes.util
+import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -33,6 +34,8 @@ LogLevel = Literal["error", "warn", "info", "debug", "verbose"]
 ContentRating = Literal["G", "PG", "PG-13", "R"]
 PrivacyLevel = Literal["standard", "strict"]
 CudaMode = Literal["auto", "on", "off"]
+_RATING_ORDER: tuple[str, ...] = ("G", "PG", "PG-13", "R")
+log = logging.getLogger(__name__)
 
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 DEFAULT_TARGET_MODULES = (
@@ -393,6 +396,8 @@ def _toml_layer(path: Path) -> dict[str, tuple[str, Any]]:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: it is nested too deeply") from None
     items: list[tuple[str, str, Any]] = []  # (key as written, key, value)
     for key, value in doc.items():
         if key in _TABLES and isinstance(value, dict):
@@ -494,4 +499,32 @@ def load_config(
         config = FineTuningConfig.model_validate(values)
     except ValidationError as exc:
         raise _validation_failed(exc, written, sources, rank, values) from exc
+    config = _never_weaker(config, base, sources, base_source)
     return ResolvedConfig(config=config, profile=name, sources=sources)
+
+
+def _never_weaker(
+    config: FineTuningConfig, base: FineTuningConfig, sources: dict[str, str], base_source: str
+) -> FineTuningConfig:
+    """``famtune.toml`` and ``FAMTUNE_*`` may raise the safety threshold and lower the rating
+    cap, never the other way past the profile's own values (nor turn a profile's strict
+    privacy level into standard): a weaker override is replaced by the profile's value, and
+    ``sources`` says it was ignored."""
+    changes: dict[str, Any] = {}
+    if config.safety_threshold < base.safety_threshold:
+        changes["safety_threshold"] = base.safety_threshold
+    if _RATING_ORDER.index(config.max_content_rating_cap) > _RATING_ORDER.index(
+        base.max_content_rating_cap
+    ):
+        changes["max_content_rating_cap"] = base.max_content_rating_cap
+    if base.privacy_level == "strict" and config.privacy_level != "strict":
+        changes["privacy_level"] = "strict"
+    for field_name, value in changes.items():
+        log.warning(
+            "%s from %s is weaker than the profile's %r and is ignored",
+            field_name, sources[field_name], value,
+        )  # fmt: skip
+        sources[field_name] = (
+            f"{base_source} ({sources[field_name]} ignored: it may only make this stricter)"
+        )
+    return config.model_copy(update=changes) if changes else config

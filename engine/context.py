@@ -97,6 +97,9 @@ class ContextBucket(NamedTuple):
         return "|".join((self.time_of_day, self.day_of_week, flag, ",".join(self.factors)))
 
 
+_STAND_IN = {"timeOfDay": "morning", "dayOfWeek": "monday"}
+
+
 class RequestContext(BaseModel):
     """The context of one request or interaction (see the module docstring)."""
 
@@ -134,7 +137,9 @@ class RequestContext(BaseModel):
             try:
                 at = datetime.fromisoformat(at.replace("Z", "+00:00"))
             except ValueError:
-                return data  # the field validator reports the bad timestamp
+                # Only the bad timestamp is reported ("at: ... day value is outside expected
+                # range"), not the fields it would have filled: stand-ins fill them.
+                return {**data, **{k: _STAND_IN[k] for k in missing}}
         if not isinstance(at, datetime):
             return data
         out = dict(data)

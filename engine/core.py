@@ -66,6 +66,17 @@ class Famtune:
 
         database = Database(self.data.database)
         migrate.upgrade(database)
+        return self._anchored(database)
+
+    def _anchored(self, database: Database) -> Database:
+        """Keep the audit anchor (engine.audit_anchor) current after every write; anchor a
+        data directory that never was."""
+        from engine import audit_anchor
+
+        if not (self.data.root / audit_anchor.ANCHOR_FILE).exists():
+            with database.write() as session:
+                audit_anchor.ensure(self.data.root, session)
+        database.after_commit = audit_anchor.Anchorer(self.data.root).refresh
         return database
 
     @cached_property
@@ -92,7 +103,7 @@ class Famtune:
 
         database = Database(self.data.database)
         migrated = migrate.upgrade(database)
-        self.__dict__["db"] = database
+        self.__dict__["db"] = self._anchored(database)
         say("database schema is current" if not migrated else "database schema created")
 
         base = self.ensure_base_model(progress=say, training_cache=training_cache)

@@ -11,13 +11,9 @@ them, so the family's next training run starts again from the interactions that 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tarfile
-import tempfile
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic.alias_generators import to_camel
@@ -26,8 +22,6 @@ from sqlmodel import Session, SQLModel, col, delete, select
 
 from engine import audit, families
 from engine import pin as parental
-from engine.db import migrate
-from engine.db.database import Database
 from engine.db.tables import (
     Family,
     Interaction,
@@ -37,15 +31,11 @@ from engine.db.tables import (
     utcnow,
 )
 from engine.errors import FamtuneError, NotFound
-from engine.fileio import file_sha256
-from engine.paths import DataDir
 
 if TYPE_CHECKING:
     from engine.core import Famtune
 
 EXPORT_FORMAT = "famtune-family-export"
-BACKUP_FORMAT = "famtune-backup"
-BACKUP_MANIFEST = "backup.json"
 # Rows erase removes by name, or that go with the family row (ON DELETE CASCADE).
 _HANDLED_TABLES = {
     "audit_event",
@@ -170,19 +160,18 @@ def _other_family_tables(session: Session) -> list[str]:
 
 
 def _family_dirs(ft: Famtune, family_id: str) -> list[Path]:
-    dirs = [ft.data.family_models(family_id), ft.data.root / "checkpoints" / family_id]
-    for path in dirs:  # family ids cannot hold '/' or start with '.', but never trust a path
-        if path.resolve().parent not in (
-            ft.data.models_dir.resolve(),
-            (ft.data.root / "checkpoints").resolve(),
-        ):
-            raise FamtuneError(f"refusing to remove {path}: outside the data directory")
-    return dirs
+    """Every folder derived from the family's data: its models, the training job's work
+    folder (tokenized sessions, a stopped run's checkpoint) and checkpoints. Each is checked
+    to lie inside the data directory (:meth:`engine.paths.DataDir.family_dirs`)."""
+    return ft.data.family_dirs(family_id)
 
 
 def _remove_dirs(paths: list[Path]) -> int:
     removed = 0
     for path in paths:
+        if path.is_symlink():
+            path.unlink()  # a link is removed, never followed
+            continue
         if not path.exists():
             continue
         removed += sum(1 for p in path.rglob("*") if p.is_file())
@@ -333,201 +322,8 @@ def _erase_member(ft: Famtune, session: Session, family_id: str, member_id: str)
     return summary
 
 
-# -- backup and restore ---------------------------------------------------------------------
+# -- backup and restore: engine.backup ------------------------------------------------------
 
+from engine.backup import backup, check_backup, restore  # noqa: E402  (the data-rights API)
 
-def _backup_sources(data: DataDir) -> list[tuple[str, Path]]:
-    """(name in the archive, file) for everything a backup holds besides the database."""
-    files = [
-        ("famtune.key", data.key_file),
-        ("famtune.toml", data.config_file),
-        ("base/manifest.json", data.base_dir / "manifest.json"),
-    ]
-    out = [(name, path) for name, path in files if path.is_file()]
-    if data.models_dir.is_dir():
-        out += [
-            (p.relative_to(data.root).as_posix(), p)
-            for p in sorted(data.models_dir.rglob("*"))
-            if p.is_file() and not p.is_symlink()
-        ]
-    return out
-
-
-def backup(ft: Famtune, out: Path) -> dict[str, Any]:
-    """Write a .tar.gz of the data directory: a consistent copy of the database (SQLite's
-    online backup API, safe while the app runs), the key, famtune.toml, the base model's
-    manifest and the family models. Not the base model or its training copy: ``init``
-    re-creates them. The archive holds the encryption key: it is created owner-only (0600).
-    """
-    if out.is_dir():
-        out = out / f"famtune-backup-{utcnow().strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
-    if not out.parent.is_dir():
-        raise FamtuneError(f"cannot write the backup: {out.parent} is not a directory")
-    with ft.db.write() as session:
-        audit.record_event(session, event_type="backup_created", actor="parent")
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tempfile.TemporaryDirectory(prefix="famtune-backup-") as scratch:
-        db_copy = Path(scratch) / "famtune.db"
-        ft.db.backup_to(db_copy)
-        members = [("famtune.db", db_copy), *_backup_sources(ft.data)]
-        manifest = {
-            "format": BACKUP_FORMAT,
-            "formatVersion": 1,
-            "createdAt": _iso(utcnow()),
-            "sourceHome": str(ft.data.root.resolve()),
-            "files": {name: file_sha256(path) for name, path in members},
-        }
-        manifest_path = Path(scratch) / BACKUP_MANIFEST
-        manifest_path.write_text(json.dumps(manifest, indent=2))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
-                tar.add(manifest_path, arcname=BACKUP_MANIFEST, recursive=False)
-                for name, path in members:
-                    tar.add(path, arcname=name, recursive=False)
-                fh.flush()
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return {"path": str(out), "files": len(members), "sizeBytes": out.stat().st_size}
-
-
-def _allowed(name: str) -> bool:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        return False
-    return (
-        name in (BACKUP_MANIFEST, "famtune.db", "famtune.key", "famtune.toml", "base/manifest.json")
-        or path.parts[0] == "models"
-    )
-
-
-def _extract(archive: Path, staging: Path) -> dict[str, Any]:
-    """Unpack the archive's regular files into ``staging``, checking names and checksums."""
-    try:
-        with tarfile.open(archive, mode="r:gz") as tar:
-            for member in tar.getmembers():
-                if member.isdir():
-                    continue
-                if not member.isfile() or not _allowed(member.name):
-                    raise FamtuneError(
-                        f"{archive} is not a famtune backup (unexpected entry {member.name!r})"
-                    )
-                source = tar.extractfile(member)
-                assert source is not None
-                target = staging / member.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with source, target.open("wb") as fh:
-                    shutil.copyfileobj(source, fh)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise FamtuneError(f"cannot read the backup {archive}: {exc}") from None
-    try:
-        manifest: dict[str, Any] = json.loads((staging / BACKUP_MANIFEST).read_text())
-        files: dict[str, str] = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise FamtuneError(f"{archive} is not a famtune backup (no readable manifest)") from None
-    if manifest.get("format") != BACKUP_FORMAT or "famtune.db" not in files:
-        raise FamtuneError(f"{archive} is not a famtune backup")
-    for name, digest in files.items():
-        path = staging / name
-        if not path.is_file() or file_sha256(path) != digest:
-            raise FamtuneError(f"the backup {archive} is damaged: {name} is missing or changed")
-    return manifest
-
-
-def _check_restored(db_path: Path, source_home: str, target: Path) -> dict[str, Any]:
-    """Integrity check, migrations, paths moved to the new home, audit chain verified."""
-    database = Database(db_path)
-    try:
-        integrity = database.integrity_check()
-        if integrity != "ok":
-            raise FamtuneError(f"the backup's database fails its integrity check: {integrity}")
-        migrate.upgrade(database)
-        old, new = source_home.rstrip("/") + "/", str(target.resolve()) + "/"
-        with database.write() as session:
-            report = audit.verify_chain(session)
-            if not report.ok:
-                raise FamtuneError(f"the backup's {report.message}")
-            if old != new:
-                for table, column in (
-                    ("model_version", "path"),
-                    ("base_model", "path"),
-                    ("base_model", "training_cache"),
-                ):
-                    session.connection().execute(
-                        text(
-                            f"UPDATE {table} SET {column} = :new || substr({column}, :n) "
-                            f"WHERE substr({column}, 1, :len) = :old"
-                        ),
-                        {"new": new, "old": old, "n": len(old) + 1, "len": len(old)},
-                    )
-            audit.record_event(
-                session,
-                event_type="data_restored",
-                actor="parent",
-                details={"eventsVerified": report.events_checked},
-            )
-            families_restored = len(families.list_families(session))
-        return {
-            "integrity": integrity,
-            "auditEvents": report.events_checked + 1,
-            "families": families_restored,
-        }
-    finally:
-        database.close()
-
-
-_RESTORED = (
-    "famtune.db",
-    "famtune.db-wal",
-    "famtune.db-shm",
-    "famtune.key",
-    "famtune.toml",
-    "base/manifest.json",
-    "models",
-)
-
-
-def restore(archive: Path, target: Path, *, force: bool = False) -> dict[str, Any]:
-    """Restore a :func:`backup` archive into ``target``, an empty or new data directory
-    (``force`` replaces the data of a non-empty one). Checks the archive's checksums, the
-    database's integrity and the audit chain before anything in ``target`` is touched."""
-    if not archive.is_file():
-        raise FamtuneError(f"backup {archive} does not exist or is not a file")
-    if target.exists() and not target.is_dir():
-        raise FamtuneError(f"{target} is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise FamtuneError(
-            f"{target} is not empty; restore into an empty or new directory, "
-            f"or pass --force to replace its data"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
-    try:
-        manifest = _extract(archive, staging)
-        summary = _check_restored(
-            staging / "famtune.db", str(manifest.get("sourceHome", "")), target
-        )
-        (staging / BACKUP_MANIFEST).unlink()
-        data = DataDir(target)
-        data.ensure()
-        for name in _RESTORED:
-            old = target / name
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink(missing_ok=True)
-        for name in _RESTORED:
-            if (staging / name).exists():
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / name, target / name)
-        data.ensure()
-        os.chmod(data.key_file, 0o600)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return {
-        "home": str(target),
-        "restoredFrom": str(archive),
-        "createdAt": manifest.get("createdAt"),
-        **summary,
-    }
+__all__ = ["backup", "check_backup", "erase_family_data", "export_family_data", "restore"]

@@ -17,6 +17,7 @@ from engine.db.tables import (
 )
 from engine.errors import NotFound, ValidationFailed
 from engine.profiles import (
+    RATINGS,
     FamilyMember,
     FamilyPreferences,
     FamilyProfile,
@@ -55,14 +56,37 @@ def safety_changes(session: Session, *, old: FamilyProfile, new: FamilyProfile) 
     return changes
 
 
+def check_rating_cap(profile: FamilyProfile, rating_cap: str | None) -> None:
+    """ValidationFailed (``safetySettings.maxContentRating``) when the profile allows more
+    than the configuration's ``maxContentRatingCap``."""
+    if rating_cap is None:
+        return
+    chosen = profile.safety_settings.max_content_rating
+    order: list[str] = list(RATINGS)
+    if order.index(chosen) > order.index(rating_cap):
+        raise ValidationFailed(
+            "safetySettings.maxContentRating",
+            f"{chosen} is above this device's maximum content rating {rating_cap} "
+            "(maxContentRatingCap)",
+        )
+
+
 def save_profile(
-    session: Session, *, profile: FamilyProfile, is_demo: bool = False, actor: str = "system"
+    session: Session,
+    *,
+    profile: FamilyProfile,
+    is_demo: bool = False,
+    actor: str = "system",
+    rating_cap: str | None = None,
 ) -> bool:
     """Insert or replace a family's whole profile. Returns True when the family is new.
+    ``rating_cap`` (the configuration's ``maxContentRatingCap``): a profile allowing more
+    is refused with ValidationFailed before anything is written.
 
     Audited: ``profile_imported`` for a new family, ``settings_changed`` (with what changed)
     when the safety settings differ, else ``profile_updated``.
     """
+    check_rating_cap(profile, rating_cap)
     family = session.get(Family, profile.family_id)
     created = family is None
     old = None if created else get_profile(session, family_id=profile.family_id)

@@ -4,26 +4,45 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from engine.errors import FamtuneError
+
 BLOCK = 4 << 20
 
 
-def file_sha256(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
-    """Hex sha256 of a file, read in 4 MiB blocks; ``progress(done, total)`` after each.
-    OSError propagates: callers say what the file was."""
-    total = path.stat().st_size if progress is not None else 0
-    digest = hashlib.sha256()
-    done = 0
-    with path.open("rb") as handle:
+def file_sha256(
+    path: Path,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    max_bytes: int | None = None,
+) -> str:
+    """Hex sha256 of a regular file, read in 4 MiB blocks; ``progress(done, total)`` after
+    each. A device, pipe, socket or directory (also behind a symlink) is refused without
+    reading it, so hashing always ends; so is a file larger than ``max_bytes``, or one that
+    grows while it is read. OSError propagates: callers say what the file was."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        total = st.st_size
+        if max_bytes is not None and total > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+        digest = hashlib.sha256()
+        done = 0
         while block := handle.read(BLOCK):
             digest.update(block)
             done += len(block)
+            if done > total:
+                raise OSError(errno.EIO, "the file grew while it was read", str(path))
             if progress is not None:
                 progress(done, total)
     return digest.hexdigest()
@@ -68,3 +87,54 @@ def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None) -> It
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def check_output_file(path: Path, what: str = "the output") -> Path:
+    """Refuse, with a plain message, an output path that cannot be written as a regular
+    file: a missing parent directory, a directory, a device, a pipe or a socket."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise FamtuneError(f"cannot write {what} {path}: {parent} is not an existing directory")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path  # a new file (or a dangling symlink, which is replaced, not followed)
+    except OSError as exc:
+        raise FamtuneError(f"cannot write {what} {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise FamtuneError(f"cannot write {what} {path}: it is a directory; name a file")
+    if not stat.S_ISREG(mode):
+        raise FamtuneError(
+            f"cannot write {what} {path}: it is a device, pipe or socket, not a regular file"
+        )
+    return path
+
+
+def write_private(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` all or nothing and owner-only (0600), for files that hold decrypted
+    data or the key. The temporary file beside it is created exclusively (``mkstemp``:
+    ``O_CREAT | O_EXCL``, a random name, mode 0600), so a symlink planted next to the
+    target is never followed; the rename replaces a symlink at ``path`` rather than writing
+    through it. ``data`` is the bytes, or a function that writes them to the open file."""
+    check_output_file(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise FamtuneError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise FamtuneError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+    fsync_dir(path.parent, best_effort=True)

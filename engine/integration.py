@@ -163,12 +163,8 @@ class SimpleFineTuningIntegration:
         except Exception as exc:
             self.ft.log_event("error", "models", f"{info.family_id} v{info.version}: {exc}")
             return False, str(exc)
-        if info.safety_score is None or info.safety_score < self.config.safety_threshold:
-            return False, (
-                f"safety score {info.safety_score} is below the threshold "
-                f"{self.config.safety_threshold}"
-            )
-        return True, "ok"
+        problem = self.store.unservable(info)
+        return (False, problem) if problem else (True, "ok")
 
     def get_family_model_info(self, family_id: str) -> VersionInfo | None:
         return self.store.active(family_id)

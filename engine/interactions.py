@@ -195,6 +195,9 @@ def parse_interaction_lines(data: bytes | str) -> tuple[list[InteractionInput], 
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RecordInvalid(label, len(records), "", f"not valid JSON: {exc.msg}") from None
+        except (RecursionError, ValueError) as exc:  # nesting, or a number of 4300+ digits
+            why = "nested too deeply" if isinstance(exc, RecursionError) else "a number is too long"
+            raise RecordInvalid(label, len(records), "", f"not valid JSON: {why}") from None
         try:
             records.append(parse_interaction(obj))
         except ValidationFailed as exc:

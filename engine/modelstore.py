@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,85 @@ if TYPE_CHECKING:
 ADAPTER_GGUF = "adapter.gguf"
 MANIFEST = "manifest.json"
 STAGING_PREFIX = ".staging-"
+# A LoRA adapter over Gemma 3 270M is a few MB (rank 256 on every projection stays under
+# 150 MB); anything larger is not an adapter, and hashing it could outlast the deadline.
+MAX_VERSION_FILE_BYTES = 256 << 20
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+def unservable_reason(row: ModelVersion, threshold: float) -> str | None:
+    """Why a version must not be served, validated as ok or rolled back to: the evaluation
+    gate rejected it, or its recorded safety score is missing or below ``threshold``.
+    None when it may serve. The one rule the store, rollback, validation and the
+    recommendation path all apply."""
+    if row.status == "rejected":
+        why = f" ({row.reason})" if row.reason else ""
+        return f"version {row.version} was rejected by the evaluation gate{why}"
+    if row.safety_score is None:
+        return f"version {row.version} has no recorded safety score"
+    if row.safety_score < threshold:
+        return (
+            f"version {row.version}'s safety score {row.safety_score} is below the "
+            f"threshold {threshold}"
+        )
+    return None
+
+
+def serving_version(session: Session, family_id: str, threshold: float) -> ModelVersion | None:
+    """The family's active version if it may serve (see :func:`unservable_reason`)."""
+    row: ModelVersion | None = session.exec(
+        select(ModelVersion).where(ModelVersion.family_id == family_id, col(ModelVersion.is_active))
+    ).first()
+    if row is None or unservable_reason(row, threshold) is not None:
+        return None
+    return row
+
+
+def version_file(data: DataDir, family_id: str, version: int, name: str) -> Path:
+    """A version's file, checked before anyone hashes or loads it: a regular file (not a
+    symlink, device or pipe) of at most MAX_VERSION_FILE_BYTES inside the version's
+    directory. ModelFileError otherwise."""
+    folder = data.version_dir(family_id, version)
+    path = folder / name
+    if path.parent != folder or name in ("", ".", ".."):
+        raise ModelFileError(f"version {version}: {name!r} is not a file name")
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise ModelFileError(f"version {version}: {name} is missing") from None
+    except OSError as exc:
+        raise ModelFileError(f"version {version}: {name} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelFileError(
+            f"version {version}: {name} is not a regular file (a symlink, device or pipe)"
+        )
+    if st.st_size > MAX_VERSION_FILE_BYTES:
+        raise ModelFileError(
+            f"version {version}: {name} is {st.st_size} bytes, over the "
+            f"{MAX_VERSION_FILE_BYTES}-byte limit for model files"
+        )
+    return path
+
+
+def servable_adapter(data: DataDir, row: ModelVersion, threshold: float) -> Path:
+    """The adapter file of a version about to be served: ModelFileError when the version may
+    not serve (:func:`unservable_reason`) or its adapter is not a bounded regular file.
+    The recommendation path calls this before anything hashes or loads the adapter, and
+    falls back to the general engine with the reason."""
+    problem = unservable_reason(row, threshold)
+    if problem is not None:
+        raise ModelFileError(f"{problem}; it is not served")
+    return version_file(data, row.family_id, row.version, ADAPTER_GGUF)
+
+
+def version_file_sha256(data: DataDir, family_id: str, version: int, name: str) -> str:
+    path = version_file(data, family_id, version, name)
+    try:
+        return file_sha256(path, max_bytes=MAX_VERSION_FILE_BYTES)
+    except OSError as exc:
+        raise ModelFileError(
+            f"version {version}: {name} cannot be read ({exc.strerror or exc})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -200,6 +280,15 @@ class ModelStore:
         event: str,
         details: dict[str, Any] | None = None,
     ) -> None:
+        """Make ``row`` the family's serving version. Refused (ModelFileError) for a version
+        that may not serve, or whose adapter is missing or not a regular file."""
+        problem = unservable_reason(row, self.ft.config.safety_threshold)
+        if problem is not None:
+            raise ModelFileError(f"{problem}; it cannot be served")
+        try:
+            version_file(self.ft.data, row.family_id, row.version, ADAPTER_GGUF)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{exc}; it cannot be served") from None
         for other in session.exec(
             select(ModelVersion).where(
                 ModelVersion.family_id == row.family_id, col(ModelVersion.is_active)
@@ -230,27 +319,72 @@ class ModelStore:
                 query = query.where(ModelVersion.family_id == family_id)
             return [VersionInfo.of(r, self.ft.data) for r in session.exec(query)]
 
+    def unservable(self, info: VersionInfo) -> str | None:
+        """Why this version may not serve under the configured threshold, or None."""
+        with self.ft.db.read() as session:
+            row = session.exec(
+                select(ModelVersion).where(
+                    ModelVersion.family_id == info.family_id,
+                    ModelVersion.version == info.version,
+                )
+            ).first()
+            if row is None:
+                return f"{info.family_id} has no version {info.version}"
+            return unservable_reason(row, self.ft.config.safety_threshold)
+
     def active(self, family_id: str) -> VersionInfo | None:
         return next((v for v in self.versions(family_id) if v.is_active), None)
 
     def manifest(self, info: VersionInfo) -> dict[str, Any]:
-        path = Path(info.path) / MANIFEST
+        path = version_file(self.ft.data, info.family_id, info.version, MANIFEST)
         try:
-            loaded: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
+            if path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ValueError("too large")
+            loaded = json.loads(path.read_text())
+            if not isinstance(loaded, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError, RecursionError) as exc:
             raise ModelFileError(
                 f"version {info.version} has no readable manifest: {exc}"
             ) from None
         return loaded
 
     def verify_files(self, info: VersionInfo) -> None:
-        """Every file named in the manifest exists with its recorded sha256."""
+        """The adapter matches the sha256 recorded in the database when the version was
+        published (the manifest is an editable file, so it is not the authority), and
+        every other file named in the manifest exists with its recorded sha256."""
+        with self.ft.db.read() as session:
+            row = session.exec(
+                select(ModelVersion).where(
+                    ModelVersion.family_id == info.family_id,
+                    ModelVersion.version == info.version,
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"{info.family_id} has no version {info.version}")
+        if not row.adapter_sha256:
+            raise ModelFileError(
+                f"version {info.version} has no recorded sha256 for its {ADAPTER_GGUF}"
+            )
+        data = self.ft.data
+        if version_file_sha256(data, info.family_id, info.version, ADAPTER_GGUF) != (
+            row.adapter_sha256
+        ):
+            raise ModelFileError(
+                f"version {info.version}: {ADAPTER_GGUF} does not match its checksum recorded "
+                "in the database when it was published (corrupted or changed)"
+            )
         manifest = self.manifest(info)
-        for name, expected in dict(manifest.get("files", {})).items():
-            path = Path(info.path) / name
-            if not path.is_file():
-                raise ModelFileError(f"version {info.version}: {name} is missing")
-            if file_sha256(path) != expected:
+        files = manifest.get("files", {})
+        if not isinstance(files, dict) or files.get(ADAPTER_GGUF) != row.adapter_sha256:
+            raise ModelFileError(
+                f"version {info.version}: its manifest does not match the database "
+                "(manifest.json was changed)"
+            )
+        for name, expected in files.items():
+            if name == ADAPTER_GGUF:
+                continue
+            if version_file_sha256(data, info.family_id, info.version, str(name)) != expected:
                 raise ModelFileError(
                     f"version {info.version}: {name} does not match its "
                     "checksum (corrupted or changed)"
@@ -259,7 +393,10 @@ class ModelStore:
     # -- parent actions -----------------------------------------------------------------------
 
     def rollback(self, family_id: str, to: int | None = None) -> VersionInfo:
-        """Activate version ``to``, or the newest kept version older than the active one."""
+        """Activate version ``to``, or the newest kept version older than the active one
+        that may serve. A version the gate rejected or whose safety score is below the
+        threshold is never activated."""
+        threshold = self.ft.config.safety_threshold
         with self.ft.db.write() as session:
             rows = list(
                 session.exec(
@@ -273,19 +410,18 @@ class ModelStore:
             current = next((r for r in rows if r.is_active), None)
             if to is None:
                 older = [r for r in rows if current is None or r.version < current.version]
-                older = [r for r in older if r.status != "rejected"] or older
-                if not older:
-                    raise FamtuneError(f"{family_id} has no older version to roll back to")
-                target = older[-1]
+                servable = [r for r in older if unservable_reason(r, threshold) is None]
+                if not servable:
+                    raise FamtuneError(
+                        f"{family_id} has no older version that passed the evaluation gate "
+                        f"and the safety threshold {threshold} to roll back to"
+                    )
+                target = servable[-1]
             else:
                 found = next((r for r in rows if r.version == to), None)
                 if found is None:
                     raise NotFound(f"{family_id} has no version {to}")
                 target = found
-            if not (self.ft.data.version_dir(family_id, target.version) / ADAPTER_GGUF).is_file():
-                raise ModelFileError(
-                    f"version {target.version}'s files are gone; it cannot be served"
-                )
             self._activate(
                 session,
                 target,
@@ -305,8 +441,21 @@ class ModelStore:
                 row.status = "inactive"
                 session.add(row)
 
+    def has_models(self, family_id: str) -> bool:
+        """Whether the family has version rows or files in the store."""
+        folder = self.ft.data.family_models(family_id)
+        with self.ft.db.read() as session:
+            row = session.exec(
+                select(ModelVersion.id).where(ModelVersion.family_id == family_id)
+            ).first()
+        return row is not None or folder.is_dir()
+
     def delete(self, family_id: str) -> int:
-        """Remove every version of a family: rows first (one transaction), then files."""
+        """Remove every version of a family: rows first (one transaction), then files.
+        NotFound (and nothing touched) when the family has no models."""
+        folder = self.ft.data.family_models(family_id)  # id checked, inside models/
+        if not self.has_models(family_id):
+            raise NotFound(f"family {family_id!r} has no models")
         with self.ft.db.write() as session:
             rows = list(
                 session.exec(select(ModelVersion).where(ModelVersion.family_id == family_id))
@@ -319,7 +468,10 @@ class ModelStore:
                 family_id=family_id,
                 details={"versions": [r.version for r in rows]},
             )
-        shutil.rmtree(self.ft.data.family_models(family_id), ignore_errors=True)
+        if folder.is_symlink():
+            folder.unlink()
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
         return len(rows)
 
     def cleanup(self, family_id: str, keep: int) -> list[int]:
@@ -373,10 +525,10 @@ class ModelStore:
             }
         removed: list[Path] = []
         for family_dir in root.iterdir():
-            if not family_dir.is_dir():
-                continue
+            if family_dir.is_symlink() or not family_dir.is_dir():
+                continue  # a planted link is never followed, let alone emptied
             for entry in family_dir.iterdir():
-                if entry.is_dir() and (
+                if entry.is_dir() and not entry.is_symlink() and (
                     entry.name.startswith(STAGING_PREFIX)
                     or (entry.name.isdigit() and entry not in known)
                 ):

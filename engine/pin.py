@@ -12,7 +12,8 @@ Wrong PINs, and what they cost (the counter is in the database, so it survives r
 - the :data:`LOCKOUT_AFTER`-th wrong PIN locks the PIN for :data:`LOCKOUT` (one hour), and
   every wrong PIN after that locks it for another hour, until the right PIN is given.
 
-While a wait or a lockout is running, tries are refused without being checked or counted.
+While a wait or a lockout is running, tries are refused without being checked or counted. A
+wait or lockout never lasts longer than its own length, even when the wall clock is set back.
 The right PIN resets the counter. Every wrong PIN is audited (``pin_failed``), and so is each
 lockout (``pin_lockout``). A forgotten PIN cannot be recovered from the device by design.
 """
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from engine import audit
+from engine.audit_anchor import PIN_CHANGED
 from engine.db.tables import ParentalPin, utcnow
 from engine.errors import FamtuneError, ValidationFailed
 
@@ -113,10 +115,24 @@ def pin_is_set(session: Session) -> bool:
     return row is not None and row.pin_hash is not None
 
 
+def _lock_length(row: ParentalPin) -> timedelta:
+    return LOCKOUT if row.locked_out else timedelta(seconds=_wait_s(row.failures))
+
+
 def _waiting(row: ParentalPin, now: datetime) -> PinCheck | None:
-    """A refusal if a wait or lockout is still running, else None."""
+    """A refusal if a wait or lockout is still running, else None.
+
+    A wait or lockout never lasts longer than its own length, whatever the wall clock does:
+    when more than that is left (the clock was set back since it began), it is re-based to
+    end one length from now (the caller stores the row)."""
     if row.locked_until is None or row.locked_until <= now:
         return None
+    length = _lock_length(row)
+    if row.locked_until - now > length:
+        row.locked_until = now + length
+        row.updated_at = now
+        if length <= timedelta(0):
+            return None
     left = math.ceil((row.locked_until - now).total_seconds())
     if row.locked_out:
         minutes = math.ceil(left / 60)
@@ -149,7 +165,9 @@ def check_pin(session: Session, pin: str, *, now: datetime | None = None) -> Pin
     if row is None or row.pin_hash is None or row.salt is None:
         return PinCheck(False, 0, 0, False, is_set=False, message="No parental PIN is set.")
     now = now or utcnow()
+    session.info[PIN_CHANGED] = True  # the anchor may follow this write's PIN row
     refused = _waiting(row, now)
+    session.add(row)  # _waiting may have re-based a wait the clock stretched
     if refused is not None:
         return refused
     well_formed = PIN_RE.fullmatch(pin or "") is not None
@@ -220,6 +238,7 @@ def set_pin(
         require_pin(session, current_pin, purpose="change the PIN", now=now)
     if row is None:
         row = ParentalPin(id=1)
+    session.info[PIN_CHANGED] = True
     salt = os.urandom(SALT_BYTES)
     row.salt, row.kdf = salt, KDF
     row.pin_hash = _kdf(new_pin, salt, KDF)

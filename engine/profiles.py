@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from engine.errors import ValidationFailed
+from engine.ids import ID_PATTERN
 
 ContentRating = Literal["G", "PG", "PG-13", "R"]
 RATINGS: tuple[ContentRating, ...] = ("G", "PG", "PG-13", "R")
@@ -31,7 +32,6 @@ Difficulty = Literal["beginner", "intermediate", "advanced"]
 CommunicationStyle = Literal["friendly", "playful", "formal", "casual", "encouraging", "concise"]
 
 MAX_PROFILE_BYTES = 256 * 1024
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=64)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]

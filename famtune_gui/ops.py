@@ -120,6 +120,7 @@ def prepare_profile(ft: Famtune, document: dict[str, Any]) -> ProfileChange:
     """Validate a profile document (ValidationFailed names the field) and compare it with
     the stored one."""
     profile = parse_profile(document)
+    families.check_rating_cap(profile, ft.config.max_content_rating_cap)
     with ft.db.read() as session:
         exists = families.family_exists(session, family_id=profile.family_id)
         old = families.get_profile(session, family_id=profile.family_id) if exists else None
@@ -138,20 +139,18 @@ def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:
 
 def save_profile(ft: Famtune, profile: FamilyProfile) -> FamilyProfile:
     with ft.db.write() as session:
-        families.save_profile(session, profile=profile, actor="parent")
+        families.save_profile(
+            session, profile=profile, actor="parent", rating_cap=ft.config.max_content_rating_cap
+        )
     return load_profile(ft, profile.family_id)
 
 
 def write_json(path: Path, document: Any) -> Path:
-    """Write a JSON file atomically (nothing half-written is left when it fails)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-    except OSError as exc:
-        raise FamtuneError(f"could not write {path.name}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a JSON file all or nothing, owner-only, never through a planted symlink
+    (:func:`engine.fileio.write_private`)."""
+    from engine.fileio import write_private
+
+    write_private(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
     return path
 
 

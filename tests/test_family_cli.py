@@ -167,7 +167,7 @@ def test_changing_safety_settings_needs_the_pin(
     monkeypatch.setattr("sys.stdin", io.StringIO("2468\n"))
     assert cli("pin", "set")[0] == 0
     looser = copy.deepcopy(smith_profile)
-    looser["safetySettings"]["maxContentRating"] = "R"
+    looser["safetySettings"]["maxContentRating"] = "PG-13"
     before = _db_digest(cli.home)
     monkeypatch.setattr("sys.stdin", io.StringIO("1111\n"))
     code, _, err = cli("family", "import", _write(tmp_path, looser, "looser.json"))
@@ -177,7 +177,8 @@ def test_changing_safety_settings_needs_the_pin(
     assert _db_digest(cli.home) != before  # the failed try itself is counted and audited
     monkeypatch.setenv("FAMTUNE_PIN", "2468")
     assert cli.json("family", "import", _write(tmp_path, looser, "looser.json"))["created"] is False
-    assert cli.json("family", "export", "smith-family")["safetySettings"]["maxContentRating"] == "R"
+    exported = cli.json("family", "export", "smith-family")
+    assert exported["safetySettings"]["maxContentRating"] == "PG-13"
     # A change that does not touch safety needs no PIN.
     monkeypatch.delenv("FAMTUNE_PIN")
     looser["preferences"]["communicationStyle"] = "playful"

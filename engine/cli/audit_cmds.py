@@ -14,8 +14,15 @@ from typing import Any
 
 from engine import audit, datarights
 from engine import pin as parental
-from engine.cli.common import Result, open_engine, read_line, write_json_file
+from engine.cli.common import (
+    Result,
+    open_engine,
+    read_line,
+    require_parental_pin,
+    write_json_file,
+)
 from engine.errors import FamtuneError
+from engine.fileio import check_output_file
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -29,7 +36,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="T",
         help="only events of this type",
     )
-    lst.add_argument("--family", metavar="F", help="only events about this family")
+    lst.add_argument(
+        "--family", metavar="F", help="only events about this family"
+    )
     lst.add_argument("--limit", type=int, default=200, metavar="N", help="at most N events")
     lst.set_defaults(func=cmd_audit_list)
     ver = aud.add_parser("verify", parents=[common], help="check the audit hash chain")
@@ -145,9 +154,7 @@ def cmd_pin_check(args: argparse.Namespace) -> Result:
 
 def cmd_data_export(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise FamtuneError(f"cannot write {out}: {out.parent} is not a directory")
+    out = check_output_file(Path(args.out), "the export")
     document = datarights.export_family_data(ft, args.family_id)
     ft.close()
     write_json_file(out, document)
@@ -188,7 +195,13 @@ def cmd_backup(args: argparse.Namespace) -> Result:
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)  # only for the --home resolution
+    ft = open_engine(args)
+    if ft.initialized and args.force:
+        # Replacing a data directory replaces its PIN, safety settings and audit trail:
+        # the current PIN is needed when one is set (the archive is checked first).
+        datarights.check_backup(Path(args.archive))
+        require_parental_pin(ft, "replace this data directory with a backup")
+    ft.close()
     summary = datarights.restore(Path(args.archive), ft.data.root, force=args.force)
     return Result(
         summary,

@@ -11,8 +11,11 @@ from engine.catalog import (
     Catalog,
     CatalogItem,
     activities_of,
+    builtin_ids,
+    parse_catalog_item,
 )
-from engine.cli.common import Result, open_engine, read_input
+from engine.cli.common import Result, open_engine, read_input, require_parental_pin
+from engine.errors import FamtuneError, NotFound
 from engine.profiles import RATINGS, load_json_text
 
 
@@ -74,8 +77,11 @@ def cmd_list(args: argparse.Namespace) -> Result:
 def cmd_add(args: argparse.Namespace) -> Result:
     raw = read_input(args.file, "activity file", MAX_CATALOG_FILE_BYTES)
     activities = activities_of(load_json_text(raw, "activity file", MAX_CATALOG_FILE_BYTES))
+    for i, data in enumerate(activities):  # every item is valid before a PIN is asked
+        parse_catalog_item(data, where=f"activities[{i}]", source="custom")
     ft = open_engine(args)
     try:
+        require_parental_pin(ft, "change the activity catalog", stdin_free=args.file != "-")
         ids = Catalog(ft).add_custom(activities)
     finally:
         ft.close()
@@ -88,7 +94,13 @@ def cmd_add(args: argparse.Namespace) -> Result:
 def cmd_remove(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     try:
-        Catalog(ft).remove_custom(args.item_id)
+        catalog = Catalog(ft)
+        if args.item_id in builtin_ids():
+            raise FamtuneError(f"{args.item_id!r} is a built-in activity and cannot be removed")
+        if not any(i.id == args.item_id and i.source == "custom" for i in catalog.items()):
+            raise NotFound(f"no custom activity {args.item_id!r}")
+        require_parental_pin(ft, "change the activity catalog")
+        catalog.remove_custom(args.item_id)
     finally:
         ft.close()
     return Result({"id": args.item_id, "removed": True}, f"removed custom activity {args.item_id}")

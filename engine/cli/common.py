@@ -13,6 +13,8 @@ from typing import Any
 
 from engine.core import Famtune
 from engine.errors import FamtuneError, ValidationFailed
+from engine.fileio import write_private
+from engine.ids import check_id
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -48,13 +50,25 @@ def read_input(path: str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
 
 
 def write_json_file(path: Path, document: Any) -> None:
-    """Write a JSON file atomically: nothing is left behind if writing fails."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a JSON file all or nothing, owner-only, never through a planted symlink; a
+    directory, device or pipe as the output is refused with a plain message."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    write_private(path, text.encode())
+
+
+# Arguments that name a family or a member, and the field each is reported as. Every one is
+# an id (engine.ids) before any command runs: ids become directory names.
+ID_ARGUMENTS = {"family_id": "familyId", "family": "familyId", "member": "userId"}
+
+
+def check_id_arguments(args: argparse.Namespace) -> None:
+    """ValidationFailed (exit 1, one line naming the field) for a family or member argument
+    that is not an id, before the command touches anything."""
+    for name, field_name in ID_ARGUMENTS.items():
+        value = getattr(args, name, None)
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None:
+                check_id(one, field_name)
 
 
 def read_line(prompt: str) -> str:

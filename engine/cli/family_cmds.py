@@ -15,6 +15,7 @@ from engine.cli.common import (
     require_parental_pin,
     write_json_file,
 )
+from engine.fileio import check_output_file
 from engine.profiles import MAX_PROFILE_BYTES, parse_profile_text
 
 
@@ -42,13 +43,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_import(args: argparse.Namespace) -> Result:
     profile = parse_profile_text(read_input(args.file, "profile", MAX_PROFILE_BYTES))
     ft = open_engine(args)
+    cap = ft.config.max_content_rating_cap
+    families.check_rating_cap(profile, cap)
     with ft.db.read() as session:
         old = (families.get_profile(session, family_id=profile.family_id)
                if families.family_exists(session, family_id=profile.family_id) else None)
     if families.needs_pin_to_replace(old, profile):
         require_parental_pin(ft, "change safety settings", stdin_free=args.file != "-")
     with ft.db.write() as session:
-        created = families.save_profile(session, profile=profile)
+        created = families.save_profile(session, profile=profile, rating_cap=cap)
     ft.close()
     verb = "imported" if created else "updated"
     return Result({"familyId": profile.family_id, "created": created,
@@ -57,12 +60,14 @@ def cmd_import(args: argparse.Namespace) -> Result:
 
 
 def cmd_export(args: argparse.Namespace) -> Result:
+    if args.out:
+        check_output_file(Path(args.out), "the profile")
     ft = open_engine(args)
     with ft.db.read() as session:
         document = families.get_profile(session, family_id=args.family_id).to_json()
     ft.close()
     if args.out:
-        write_json_file(Path(args.out), document)
+        write_json_file(Path(args.out), document)  # refuses a directory, device or pipe
         return Result({"familyId": args.family_id, "path": args.out},
                       f"exported {args.family_id} to {args.out}")
     return Result(document, json.dumps(document, indent=2, ensure_ascii=False))

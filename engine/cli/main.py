@@ -22,7 +22,7 @@ from engine.cli import (
     sim_cmds,
     system_cmds,
 )
-from engine.cli.common import Result
+from engine.cli.common import Result, check_id_arguments
 from engine.errors import FamtuneError
 
 # Each command module adds its sub-commands; later modules append to this list.
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_id_arguments(args)
         result: Result = args.func(args)
     except FamtuneError as exc:
         sys.stderr.write(f"famtune-engine: error: {_one_line(str(exc))}\n")
@@ -94,6 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("famtune-engine: interrupted\n")
         return 130
+    except RecursionError:
+        sys.stderr.write("famtune-engine: error: the input is nested too deeply\n")
+        return 1
+    except OSError as exc:  # a file the command was pointed at: say which and why
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(f"famtune-engine: error: {_one_line(exc.strerror or str(exc))}{where}\n")
+        return 1
     except Exception as exc:  # any other failure: still one plain line, never a traceback
         logging.getLogger("famtune").debug("unexpected error", exc_info=True)
         sys.stderr.write(f"famtune-engine: internal error: {type(exc).__name__}: "

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from engine.cli.common import Result, open_engine
+from engine.cli.common import Result, open_engine, require_parental_pin
 from engine.errors import NotFound
 from engine.integration import SimpleFineTuningIntegration
 from engine.interactions import LLMEnhancedLearningEngine
@@ -137,6 +137,9 @@ def cmd_validate(args: argparse.Namespace) -> Result:
 def cmd_rollback(args: argparse.Namespace) -> Result:
     facade = _facade(args)
     try:
+        if not facade.store.versions(args.family_id):  # before any PIN is asked
+            raise NotFound(f"family {args.family_id!r} has no model versions")
+        require_parental_pin(facade.ft, "roll back a family model")
         info = facade.rollback_family_model(args.family_id, args.to)
     finally:
         facade.close()
@@ -146,8 +149,10 @@ def cmd_rollback(args: argparse.Namespace) -> Result:
 def cmd_delete(args: argparse.Namespace) -> Result:
     facade = _facade(args)
     try:
-        if not facade.delete_family_model(args.family_id):
+        if not facade.store.has_models(args.family_id):
             raise NotFound(f"family {args.family_id!r} has no models")
+        require_parental_pin(facade.ft, "delete family models")
+        facade.delete_family_model(args.family_id)
     finally:
         facade.close()
     return Result(

@@ -17,7 +17,9 @@ MAX_CONTEXT_BYTES = 64 * 1024
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("recommend", parents=[common], help="recommend activities for now")
     p.add_argument("--family", required=True, metavar="F")
-    p.add_argument("--member", metavar="M", help="recommend for this member only")
+    p.add_argument(
+        "--member", metavar="M", help="recommend for this member only"
+    )
     p.add_argument(
         "--context",
         metavar="CONTEXT.json",

@@ -53,8 +53,8 @@ def parse_at(text: str | None) -> datetime | None:
 def cmd_check(args: argparse.Namespace) -> Result:
     at = parse_at(args.at)
     item = parse_item(load_json_text(read_input(args.item, "item", MAX_ITEM_BYTES), "item"))
-    validator = SafetyValidator()
     ft = open_engine(args)
+    validator = SafetyValidator(rating_cap=ft.config.max_content_rating_cap)
     try:
         with ft.db.read() as session:
             profile = families.get_profile(session, family_id=args.family)

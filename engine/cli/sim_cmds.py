@@ -51,7 +51,9 @@ def _start(text: str) -> datetime:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("simulate", parents=[common],
                        help="synthetic interaction history for a family")  # fmt: skip
-    p.add_argument("--family", required=True, metavar="F", help="an existing family")
+    p.add_argument(
+        "--family", required=True, metavar="F", help="an existing family"
+    )
     p.add_argument("--interactions", required=True, type=_count, metavar="N",
                    help="how many interactions to generate")  # fmt: skip
     p.add_argument("--seed", required=True, type=_seed, metavar="S")

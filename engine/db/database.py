@@ -8,9 +8,10 @@ every transaction with ``BEGIN IMMEDIATE`` so that a write never has to upgrade 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.pool import QueuePool, StaticPool
 from sqlmodel import Session, create_engine
 
 BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger(__name__)
 
 
 def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -60,6 +62,10 @@ class Database:
         self._reader = _make_engine(path, writer=False)
         self._writer = _make_engine(path, writer=True)
         self._write_lock = threading.RLock()
+        # Called with a read session after each committed write, still under the write
+        # lock (the audit anchor, engine.audit_anchor); a failure there is logged, since
+        # the write itself is already committed.
+        self.after_commit: Callable[[Session, dict[str, Any]], None] | None = None
 
     @property
     def writer_engine(self) -> Engine:
@@ -80,6 +86,12 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            if self.after_commit is not None:
+                try:
+                    with self.read() as reader:
+                        self.after_commit(reader, dict(session.info))
+                except Exception:
+                    log.exception("after-commit hook failed")
 
     def integrity_check(self) -> str:
         with self._reader.connect() as conn:

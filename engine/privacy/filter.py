@@ -56,8 +56,9 @@ def _words(text: str) -> list[str]:
 
 # When detections overlap they become one entity of the type listed first here.
 TYPE_PRIORITY: tuple[str, ...] = (
-    "EMAIL_ADDRESS", "CREDIT_CARD", "IP_ADDRESS", "URL", "DATE_OF_BIRTH", "ADDRESS",
-    "PHONE_NUMBER", "SCHOOL", "PERSON", "LOCATION", "DATE_TIME",
+    "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PASSPORT", "IP_ADDRESS", "URL",
+    "GPS_COORDINATES", "DATE_OF_BIRTH", "ADDRESS", "PHONE_NUMBER", "SCHOOL", "PERSON",
+    "LOCATION", "DATE_TIME",
 )  # fmt: skip
 _RANK = {name: rank for rank, name in enumerate(TYPE_PRIORITY)}
 _PLACEHOLDER_TYPE = {"FAMILY_MEMBER": "PERSON"}

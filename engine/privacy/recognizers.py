@@ -7,7 +7,10 @@
 - school names ("Lincoln Elementary School", "Westbrook Academy");
 - names introduced by a title or a relation ("Mrs. Patterson", "her friend Olivia");
 - phone numbers that python-phonenumbers refuses as unassigned (555 numbers, drama ranges);
-- e-mail addresses validated against tldextract's bundled suffix list, never the network.
+- e-mail addresses validated against tldextract's bundled suffix list, never the network;
+- European street addresses ("Hauptstraße 12, 10115 Berlin", "12 rue de la Paix");
+- anything shaped like a US social security number (3-2-4, valid or not), IBANs, passport
+  numbers after the word "passport", and GPS coordinates (decimal or degrees).
 
 This module imports Presidio; ``engine.privacy.filter`` imports it lazily.
 """
@@ -202,8 +205,117 @@ _ADDRESS_PATTERNS = [
 ]
 
 
+# European formats: "Hauptstraße 12, 10115 Berlin", "Keizersgracht 123, 1015 CJ Amsterdam",
+# "Via Roma 10", "Calle de Alcalá 45", "12 rue de la Paix, 75002 Paris".
+_EU_UPPER = r"[A-ZÀ-ÖØ-Þ]"
+_EU_WORD = rf"{_EU_UPPER}[\w'’.-]*"
+_EU_PARTICLE = (
+    r"(?:(?i:de|del|de la|de los|de las|des|du|da|do|dos|das|della|delle|dei|di|la|le|les|"
+    r"van|von|der|den|am|an|im|zum|zur|d['’]|l['’])\s*)"
+)
+_EU_NUMBER = r"(?:n[º°o]\.?\s*)?\d{1,4}(?:\s?[a-zA-Z](?!\w)|\s?(?:bis|ter)\b)?(?:-\d{1,4})?"
+_EU_TAIL = (
+    r"(?:,?\s+(?:D-|F-|I-|E-|NL-|A-|CH-)?\d{4,5}(?:\s?[A-Z]{2}(?!\w))?\s+"
+    rf"{_EU_WORD}(?:[\s-]{_EU_WORD})?)?"
+)
+_EU_SUFFIX = (
+    r"(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|"
+    r"straat|laan|gracht|plein|kade|singel|dreef|vej|gade|gatan|vägen|veien|gata)"
+)
+_EU_STREET_TYPE = (
+    r"(?i:via|viale|vicolo|piazza|piazzale|corso|largo|calle|carrer|avenida|avda\.?|plaza|"
+    r"paseo|camino|rua|travessa|rue|avenue|av\.|boulevard|bd|bld|place|chemin|allée|allee|"
+    r"quai|impasse|route|cours)"
+)
+_EU_ADDRESS_PATTERNS = [
+    # Hauptstraße 12 / Keizersgracht 123 / Am Markt 5 (suffix streets, number after)
+    re.compile(
+        rf"(?<![\w-]){_EU_UPPER}[\w'’-]*{_EU_SUFFIX}\s+{_EU_NUMBER}{_EU_TAIL}(?!\w)",
+        re.IGNORECASE,
+    ),
+    # Via Roma 10 / Calle de Alcalá, 45 / Rua Augusta 120 (type first, number after)
+    re.compile(
+        rf"(?<![\w-]){_EU_STREET_TYPE}\s+{_EU_PARTICLE}*{_EU_WORD}(?:\s+{_EU_PARTICLE}*{_EU_WORD}){{0,3}}"
+        rf",?\s+{_EU_NUMBER}{_EU_TAIL}(?!\w)"
+    ),
+    # 12 rue de la Paix, 75002 Paris (number first, French style)
+    re.compile(
+        rf"(?<![\w:.,/-])\d{{1,4}}(?:\s?(?:bis|ter)\b)?,?\s+{_EU_STREET_TYPE}\s+{_EU_PARTICLE}*"
+        rf"{_EU_WORD}(?:\s+{_EU_PARTICLE}*{_EU_WORD}){{0,3}}{_EU_TAIL}"
+    ),
+]
+
+
 def address_recognizer() -> RegexRecognizer:
-    return RegexRecognizer("ADDRESS", _ADDRESS_PATTERNS, name="famtune-address", score=0.85)
+    return RegexRecognizer(
+        "ADDRESS", [*_ADDRESS_PATTERNS, *_EU_ADDRESS_PATTERNS], name="famtune-address", score=0.85
+    )
+
+
+# -- identity numbers, bank accounts, coordinates -----------------------------------------
+
+# Any 3-2-4 number is treated as a social security number, valid or not: in a family's log
+# a sample or "invalid" SSN is still somebody's attempt at writing one down.
+_SSN_PATTERNS = [
+    re.compile(r"(?<![\w-])\d{3}([- .])\d{2}\1\d{4}(?![\w-])"),
+    re.compile(
+        r"(?i:\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?|ss\s*#))\s*(?:is\s+|:\s*|#\s*)?"
+        r"(?P<pii>\d{3}[- .]?\d{2}[- .]?\d{4})(?!\w)"
+    ),
+]
+# ISO 13616 shape: country code, two check digits, 11-30 letters or digits (groups of four
+# may be separated by spaces). The checksum is not required: a mistyped IBAN is personal too.
+_IBAN_PATTERNS = [
+    re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![\w])"),
+    re.compile(
+        r"(?i:\biban\b)\s*(?:is\s+|:\s*|#\s*)?(?P<pii>[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|"
+        r"(?:[ ][A-Z0-9]{4}){2,7}(?:[ ][A-Z0-9]{1,4})?))(?!\w)"
+    ),
+]
+# Passport numbers have no common shape; they are recognised by the word before them.
+_PASSPORT_PATTERNS = [
+    re.compile(
+        r"(?i:\bpassport(?:\s+(?:number|no\.?|num|#|id))?)\s*(?:is\s+|:\s*|#\s*|=\s*)?"
+        r"(?P<pii>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{5,11})(?!\w)"
+    ),
+]
+_LAT = r"[-+−]?(?:[0-8]?\d(?:\.\d+)?|90(?:\.0+)?)"
+_LON = r"[-+−]?(?:1[0-7]\d(?:\.\d+)?|0?\d{1,2}(?:\.\d+)?|180(?:\.0+)?)"
+_DMS = r"\d{1,3}\s?°\s?(?:\d{1,2}\s?['’′]\s?)?(?:\d{1,2}(?:\.\d+)?\s?(?:\"|''|″)\s?)?"
+_GPS_PATTERNS = [
+    # 40.7128, -74.0060 (at least three decimals each, or degree signs / hemispheres)
+    re.compile(
+        r"(?<![\w.])[-+−]?\d{1,2}\.\d{3,}\s*°?\s*[NSns]?\s*[,;/ ]\s*"
+        r"[-+−]?\d{1,3}\.\d{3,}\s*°?\s*[EWew]?(?![\w.])"
+    ),
+    re.compile(
+        rf"(?<![\w.]){_LAT}\s*°\s*[NSns]\b\s*[,;/ ]?\s*{_LON}\s*°\s*[EWew]\b"
+    ),
+    # 40°42'46"N 74°00'21"W
+    re.compile(rf"(?<![\w.]){_DMS}[NSns]\s*[,;/ ]?\s*{_DMS}[EWew]\b"),
+    # lat 40.71 lon -74.00 / coordinates: 51.50, -0.12
+    re.compile(
+        r"(?i:\b(?:lat(?:itude)?|coordinates?|gps|coords?|location)\s*[:=]?\s*)"
+        r"(?P<pii>[-+−]?\d{1,2}\.\d+\s*°?\s*[NSns]?\s*(?:,|;|/|\s)\s*(?i:lon(?:g(?:itude)?)?\s*[:=]?\s*)?"
+        r"[-+−]?\d{1,3}\.\d+\s*°?\s*[EWew]?)(?![\w.])"
+    ),
+]
+
+
+def ssn_recognizer() -> RegexRecognizer:
+    return RegexRecognizer("US_SSN", _SSN_PATTERNS, name="famtune-ssn", score=0.9)
+
+
+def iban_recognizer() -> RegexRecognizer:
+    return RegexRecognizer("IBAN_CODE", _IBAN_PATTERNS, name="famtune-iban", score=0.9)
+
+
+def passport_recognizer() -> RegexRecognizer:
+    return RegexRecognizer("PASSPORT", _PASSPORT_PATTERNS, name="famtune-passport", score=0.9)
+
+
+def gps_recognizer() -> RegexRecognizer:
+    return RegexRecognizer("GPS_COORDINATES", _GPS_PATTERNS, name="famtune-gps", score=0.85)
 
 
 # -- dates of birth -----------------------------------------------------------------------
@@ -656,6 +768,10 @@ def standard_recognizers() -> list[EntityRecognizer]:
         QuickIpRecognizer(),
         QuickDateRecognizer(),
         address_recognizer(),
+        ssn_recognizer(),
+        iban_recognizer(),
+        passport_recognizer(),
+        gps_recognizer(),
         date_of_birth_recognizer(),
         school_recognizer(),
         opponent_recognizer(),

@@ -32,6 +32,7 @@ from engine.catalog import Catalog, CatalogItem
 from engine.context import RequestContext, parse_context
 from engine.db.tables import Family, Interaction, ModelVersion, Setting
 from engine.errors import FamtuneError, ModelFileError
+from engine.modelstore import servable_adapter, version_file
 from engine.recommend.general import (
     GeneralEngine,
     Recommendation,
@@ -153,7 +154,7 @@ class RecommendationService:
     ) -> None:
         self.ft = ft
         self.memory_mb = memory_mb
-        self.validator = validator or SafetyValidator()
+        self.validator = validator or SafetyValidator(rating_cap=ft.config.max_content_rating_cap)
         self.general = GeneralEngine(self.validator)
         self.catalog = Catalog(ft)
         self.cache = _Cache()
@@ -319,6 +320,8 @@ class RecommendationService:
         from engine.ranker.moment import moment_of
         from engine.ranker.reasons import explain
 
+        # A version that may not serve (rejected, unsafe, odd files) is refused first.
+        adapter = servable_adapter(self.ft.data, model, self.ft.config.safety_threshold)
         spec = self._spec(model)
         candidates = ranked[: max(spec.candidates, n)]
         if not candidates:
@@ -326,7 +329,6 @@ class RecommendationService:
         by_id = {s.item.id: s for s in candidates}
         moment = moment_of(model.family_id, ctx,
                            [(m.user_id, m.role, m.age) for m in audience.members])  # fmt: skip
-        adapter = self.ft.data.version_dir(model.family_id, model.version) / ADAPTER_FILE
         lora = None
         if spec.blend.uses("lora"):
             lora = lora_scorer(self.llama(), adapter, self._adapter_sha256(model),
@@ -361,7 +363,7 @@ class RecommendationService:
         key = (model.family_id, model.version)
         spec = self._specs.get(key)
         if spec is None:
-            path = self.ft.data.version_dir(model.family_id, model.version) / "manifest.json"
+            path = version_file(self.ft.data, model.family_id, model.version, "manifest.json")
             try:
                 loaded = RankerSpec.from_manifest(json.loads(path.read_text()))
             except (OSError, ValueError) as exc:

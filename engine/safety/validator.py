@@ -8,7 +8,9 @@ Rules (the issue's, exactly):
   Its limit is the lowest member limit, ``minAge`` is compared with its youngest member, and
   the avoided topics are its members' ``avoidedTopics`` plus the family's ``blockedTopics``.
 - An avoided topic blocks an item tagged with it, or whose title, description or generated
-  reason contains one of the topic's lexicon terms as a whole word.
+  reason contains one of the topic's lexicon terms as a whole word, in the text as written
+  or in any of its normalized readings (look-alike letters, zero-width characters, digits
+  for letters, spaced-out letters, plurals and verb forms: :mod:`engine.safety.normalize`).
 - A time window that applies now blocks items in its ``restrictedContent`` categories.
 - A generated ``reason`` must also hold no URL, e-mail, phone number, street address, long
   ID number, or any of the family's own names.
@@ -21,6 +23,7 @@ An allowed item therefore scores 0.5, 0.75 or 1.0.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from engine.profiles import (
 )
 from engine.safety.items import SafetyItem, parse_item
 from engine.safety.lexicon import Lexicon, TermPattern, default_lexicon, words_of
+from engine.safety.normalize import normalize_tag, readings
 from engine.safety.windows import hhmm_of, local_moment, weekday_js, window_applies
 
 _HARD = """rating_above_limit below_min_age blocked_topic avoided_topic_term time_restricted
@@ -168,11 +172,23 @@ def select_members(
     return tuple(chosen.values())
 
 
+def capped_rating(family_max: str, cap: str | None) -> ContentRating:
+    """The family's ``maxContentRating``, never above the configuration's
+    ``maxContentRatingCap`` (when one is given)."""
+    rank = rating_rank(family_max, "maxContentRating")
+    if cap is not None:
+        rank = min(rank, rating_rank(cap, "maxContentRatingCap"))
+    return RATINGS[rank]
+
+
 def audience_limit(
-    profile: FamilyProfile, members: Sequence[str] = (), context_members: Sequence[str] = ()
+    profile: FamilyProfile,
+    members: Sequence[str] = (),
+    context_members: Sequence[str] = (),
+    rating_cap: str | None = None,
 ) -> ContentRating:
     """The lowest member limit among the audience."""
-    family_max = profile.safety_settings.max_content_rating
+    family_max = capped_rating(profile.safety_settings.max_content_rating, rating_cap)
     chosen = select_members(profile, members, context_members)
     return min((member_limit(m, family_max) for m in chosen), key=_RANK.__getitem__)
 
@@ -235,11 +251,17 @@ def family_name_pattern(profile: FamilyProfile) -> NameDenyList | None:
 
 
 def build_audience(
-    profile: FamilyProfile, members: Sequence[str] = (), context_members: Sequence[str] = ()
+    profile: FamilyProfile,
+    members: Sequence[str] = (),
+    context_members: Sequence[str] = (),
+    rating_cap: str | None = None,
 ) -> Audience:
+    """Who sees the items and their limits; ``rating_cap`` (the configuration's
+    ``maxContentRatingCap``) bounds the family's ``maxContentRating``, whatever is stored."""
     chosen = select_members(profile, members, context_members)
     safety = profile.safety_settings
-    limits = [(m, member_limit(m, safety.max_content_rating)) for m in chosen]
+    family_max = capped_rating(safety.max_content_rating, rating_cap)
+    limits = [(m, member_limit(m, family_max)) for m in chosen]
     lowest = min((limit for _, limit in limits), key=_RANK.__getitem__)
     avoided = dict.fromkeys(normalize_topic(t) for t in safety.blocked_topics)
     for member in chosen:
@@ -282,8 +304,11 @@ ActiveWindow = tuple[TimeRestriction, tuple[str, ...]]
 class SafetyValidator:
     """Judges items for a family. Cheap to keep: the lexicon is compiled once."""
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, *, rating_cap: str | None = None) -> None:
         self.lexicon = lexicon if lexicon is not None else default_lexicon()
+        if rating_cap is not None:
+            rating_rank(rating_cap, "maxContentRatingCap")
+        self.rating_cap = rating_cap
 
     def audience(
         self,
@@ -291,7 +316,7 @@ class SafetyValidator:
         members: Sequence[str] = (),
         context_members: Sequence[str] = (),
     ) -> Audience:
-        return build_audience(profile, members, context_members)
+        return build_audience(profile, members, context_members, self.rating_cap)
 
     def check(
         self,
@@ -303,7 +328,7 @@ class SafetyValidator:
         at: datetime | None = None,
     ) -> SafetyVerdict:
         parsed = parse_item(item)
-        audience = build_audience(profile, members, context_members)
+        audience = build_audience(profile, members, context_members, self.rating_cap)
         return self.judge(audience, parsed, active_windows(audience, at))
 
     def check_many(
@@ -317,7 +342,7 @@ class SafetyValidator:
     ) -> list[SafetyVerdict]:
         """One verdict per item, in order; the audience and the windows are worked out once."""
         parsed = [parse_item(item, where=f"items[{i}]") for i, item in enumerate(items)]
-        audience = build_audience(profile, members, context_members)
+        audience = build_audience(profile, members, context_members, self.rating_cap)
         active = active_windows(audience, at)
         return [self.judge(audience, item, active) for item in parsed]
 
@@ -353,10 +378,11 @@ class SafetyValidator:
     def _topic_reasons(self, audience: Audience, item: SafetyItem) -> list[Reason]:
         reasons: list[Reason] = []
         tags = {normalize_topic(t) for t in item.topics}
+        tags |= {normalize_topic(normalize_tag(t)) for t in item.topics}
         fields = [("title", item.title), ("description", item.description)]
         if item.reason:
             fields.append(("suggested reason", item.reason))
-        field_words: list[frozenset[str]] | None = None
+        field_readings: list[tuple[tuple[str, frozenset[str]], ...]] | None = None
         for topic in audience.avoided:
             words = _words(topic)
             if topic in tags:
@@ -366,16 +392,24 @@ class SafetyValidator:
             matcher = self.lexicon.matcher(topic)
             if matcher is None:
                 continue  # no lexicon entry: matched by tag only
-            if field_words is None:
-                field_words = [words_of(text) for _, text in fields]
-            for (where, field_text), seen in zip(fields, field_words, strict=True):
-                term = matcher.search(field_text, seen)
+            if field_readings is None:
+                field_readings = [_readings_with_words(text) for _, text in fields]
+            for (where, _), forms in zip(fields, field_readings, strict=True):
+                term = next(
+                    (t for form, seen in forms if (t := matcher.search(form, seen))), None
+                )
                 if term:
                     generated = where == "suggested reason"
                     code = "unsafe_generated_text" if generated else "avoided_topic_term"
                     text = f"The {where} mentions '{term}' ({words}), which this family avoids."
                     reasons.append(Reason(code, text))
         return reasons
+
+
+@functools.lru_cache(maxsize=16384)
+def _readings_with_words(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The text's readings (:func:`engine.safety.normalize.readings`) with their words."""
+    return tuple((form, words_of(form)) for form in readings(text))
 
 
 def active_windows(audience: Audience, at: datetime | None) -> list[ActiveWindow]:

@@ -63,7 +63,7 @@ def _not_created(reason: str) -> TrainOutcome:
 
 
 def checkpoint_root(ft: Famtune, family_id: str) -> Path:
-    return ft.data.root / "training" / family_id
+    return ft.data.family_training(family_id)
 
 
 def train_family(

@@ -56,11 +56,17 @@ def safety_changes(session: Session, *, old: FamilyProfile, new: FamilyProfile) 
 
 
 def save_profile(
-    session: Session, *, profile: FamilyProfile, is_demo: bool = False, actor: str = "system"
+    session: Session,
+    *,
+    profile: FamilyProfile,
+    is_demo: bool = False,
+    actor: str = "system",
+    created_in_app: bool = False,
 ) -> bool:
     """Insert or replace a family's whole profile. Returns True when the family is new.
 
-    Audited: ``profile_imported`` for a new family, ``settings_changed`` (with what changed)
+    Audited: ``profile_imported`` for a new family (``family_created`` when a parent set it up
+    in the app, ``created_in_app``), ``settings_changed`` (with what changed)
     when the safety settings differ, else ``profile_updated``.
     """
     family = session.get(Family, profile.family_id)
@@ -122,7 +128,7 @@ def save_profile(
     if old is None:
         audit.record_event(
             session,
-            event_type="profile_imported",
+            event_type="family_created" if created_in_app else "profile_imported",
             family_id=profile.family_id,
             actor=actor,
             details={"members": len(profile.members)},

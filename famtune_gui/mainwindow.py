@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -28,10 +28,12 @@ from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.screens.firstrun import FirstRunScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import icon, role
+from famtune_gui.widgets.keyboard import KeyboardHost, OnScreenKeyboard
 from famtune_gui.widgets.pickers import ChoiceButton
 from famtune_gui.widgets.toast import Banner
 
 IDLE_DIM_MS = 120_000
+TOPBAR_H = 64
 
 
 def _home(session: EngineSession) -> QWidget:
@@ -73,7 +75,7 @@ SCREENS: tuple[tuple[str, str, str, Callable[[EngineSession], QWidget]], ...] = 
 )
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, KeyboardHost):
     shown = Signal()
 
     def __init__(
@@ -99,15 +101,16 @@ class MainWindow(QMainWindow):
         right.setContentsMargins(0, 0, 0, 0)
         right.setSpacing(0)
         right.addWidget(self._topbar())
-        self.banner = Banner()
-        banner_box = QHBoxLayout()
-        banner_box.setContentsMargins(12, 6, 12, 0)
-        banner_box.addWidget(self.banner)
-        right.addLayout(banner_box)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
+        self.keyboard = OnScreenKeyboard()
+        right.addWidget(self.keyboard)
         root.addLayout(right, 1)
         self.setCentralWidget(central)
+        # The banner floats over the top bar: showing or hiding it moves nothing on the page
+        # (a tap meant for a control must not land on another one).
+        self.banner = Banner(central)
+        self.banner.changed.connect(self._place_banner)
 
         self.overlay = DimOverlay(self)
         self.idle = IdleWatcher(idle_dim_ms, self)
@@ -177,7 +180,7 @@ class MainWindow(QMainWindow):
     def _topbar(self) -> QFrame:
         bar = QFrame()
         role(bar, "topbar")
-        bar.setFixedHeight(64)
+        bar.setFixedHeight(TOPBAR_H)
         row = QHBoxLayout(bar)
         row.setContentsMargins(12, 6, 12, 6)
         self.family_choice = ChoiceButton([])
@@ -264,7 +267,20 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._place_banner()
         self.shown.emit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_banner()
+
+    def _place_banner(self) -> None:
+        """Over the top bar, right of the rail; as tall as its text needs (at least the bar)."""
+        left = self.rail.width() + 8
+        width = max(200, self.centralWidget().width() - left - 8)
+        height = max(TOPBAR_H - 8, self.banner.heightForWidth(width))
+        self.banner.setGeometry(left, 4, width, height)
+        self.banner.raise_()
 
     def _went_idle(self) -> None:
         self.session.lock.lock()

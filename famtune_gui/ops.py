@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import audit, datarights, families
+from engine import audit, datarights, families, pin_recovery
 from engine import pin as parental
 from engine.core import Famtune
 from engine.db.tables import AuditEvent, Family
@@ -224,6 +224,31 @@ def check_pin(ft: Famtune, pin: str, now: datetime) -> PinCheck:
 def set_pin(ft: Famtune, new_pin: str, current_pin: str | None, now: datetime) -> bool:
     with ft.db.write() as session:
         return parental.set_pin(session, new_pin, current_pin=current_pin, now=now)
+
+
+def set_pin_with_code(ft: Famtune, new_pin: str, now: datetime) -> str:
+    """Set the first PIN and issue its recovery code (returned, to be shown once)."""
+    with ft.db.write() as session:
+        parental.set_pin(session, new_pin, current_pin=None, now=now)
+        return pin_recovery.issue_recovery_code(session)
+
+
+def new_recovery_code(ft: Famtune) -> str:
+    """A new recovery code for the PIN (the parental lock is open), replacing the old one."""
+    with ft.db.write() as session:
+        if not parental.pin_is_set(session):
+            raise FamtuneError("Set a parental PIN first.")
+        return pin_recovery.issue_recovery_code(session)
+
+
+def has_recovery_code(ft: Famtune) -> bool:
+    with ft.db.read() as session:
+        return pin_recovery.has_recovery_code(session)
+
+
+def recover_pin(ft: Famtune, code: str, new_pin: str, now: datetime) -> pin_recovery.Recovery:
+    with ft.db.write() as session:
+        return pin_recovery.recover_pin(session, code, new_pin, now=now)
 
 
 def kiosk_exit(ft: Famtune, pin: str, now: datetime) -> PinCheck:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from famtune_gui.theme import icon, restyle, role
 
 MIN_DIGITS, MAX_DIGITS = 4, 8
+MESSAGE_W = 400
 
 
 class PinPad(QWidget):
@@ -35,6 +36,9 @@ class PinPad(QWidget):
         self.message = QLabel(" ")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # room for three lines, always: the keys must not move when a message appears
+        self.message.setMinimumWidth(MESSAGE_W)
+        self.message.setFixedHeight(3 * self.message.fontMetrics().lineSpacing() + 8)
         layout.addWidget(self.title)
         layout.addWidget(self.dots)
         layout.addWidget(self.message)

@@ -75,6 +75,11 @@ SCREENS: tuple[tuple[str, str, str, Callable[[EngineSession], QWidget]], ...] = 
 )
 
 
+def family_title(ref: ops.FamilyRef) -> str:
+    """How the header names a family; the demo family is never shown as the user's own."""
+    return f"Demo: {ref.name} family" if ref.is_demo else f"{ref.name} family"
+
+
 class MainWindow(QMainWindow, KeyboardHost):
     shown = Signal()
 
@@ -122,7 +127,9 @@ class MainWindow(QMainWindow, KeyboardHost):
         self.idle.start()
 
         session.message.connect(self.banner.show_message)
+        self._draft = ""
         session.families_changed.connect(self._families)
+        session.draft_changed.connect(self._draft_changed)
         session.family_selected.connect(self._family_selected)
         session.bridge.busy_changed.connect(self._busy)
         self._clock_timer = QTimer(self)
@@ -131,15 +138,21 @@ class MainWindow(QMainWindow, KeyboardHost):
         self._tick()
 
         self.first_run: FirstRunScreen | None = None
+        self._started = False
+        session.opened.connect(self._opened)
         if session.initialized:
             self._start()
         else:
-            self.first_run = FirstRunScreen(session)
-            self.first_run.done.connect(self._first_run_done)
-            self.stack.addWidget(self.first_run)
-            self.stack.setCurrentWidget(self.first_run)
-            self._set_chrome(False)
-            self.title.setText(FirstRunScreen.title)
+            self._show_first_run()
+
+    def _show_first_run(self) -> None:
+        """The guided set-up: on an empty data directory, or one without any family."""
+        self.first_run = FirstRunScreen(self.session)
+        self.first_run.done.connect(self._first_run_done)
+        self.stack.addWidget(self.first_run)
+        self.stack.setCurrentWidget(self.first_run)
+        self._set_chrome(False)
+        self.title.setText(FirstRunScreen.title)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -211,9 +224,15 @@ class MainWindow(QMainWindow, KeyboardHost):
 
     def _start(self) -> None:
         self._set_chrome(True)
-        self.session.metrics.start()
+        if not self._started:
+            self._started = True
+            self.session.metrics.start()
         self.session.open()
         self.show_screen("home")
+
+    def _opened(self, overview: ops.Overview) -> None:
+        if not overview.families and self.first_run is None:
+            self._show_first_run()
 
     def _first_run_done(self) -> None:
         self._start()
@@ -248,10 +267,25 @@ class MainWindow(QMainWindow, KeyboardHost):
         return widget
 
     def _families(self, refs: list[ops.FamilyRef]) -> None:
-        self.family_choice.set_options([(r.family_id, r.name) for r in refs])
-        self.family_choice.setVisible(len(refs) > 1)
-        self.family_label.setText(f"{refs[0].name} family" if len(refs) == 1 else "")
-        self.family_label.setVisible(len(refs) == 1)
+        self.family_choice.set_options([(r.family_id, family_title(r)) for r in refs])
+        self.family_choice.setVisible(len(refs) > 1 and not self._draft)
+        self.family_label.setText(family_title(refs[0]) if len(refs) == 1 else "")
+        self.family_label.setVisible(len(refs) == 1 or bool(self._draft))
+        if self._draft:
+            self._draft_changed(self._draft)
+
+    def _draft_changed(self, name: str) -> None:
+        """A new family is being edited: the header names it, not the current family."""
+        self._draft = name
+        if name:
+            self.family_label.setText(f"{name} family (new, not saved yet)")
+            self.family_label.show()
+            self.family_choice.hide()
+        else:
+            refs = self.session.families
+            self.family_label.setText(family_title(refs[0]) if len(refs) == 1 else "")
+            self.family_label.setVisible(len(refs) == 1)
+            self.family_choice.setVisible(len(refs) > 1)
 
     def _family_selected(self, family_id: str) -> None:
         if family_id:
@@ -276,8 +310,11 @@ class MainWindow(QMainWindow, KeyboardHost):
 
     def _place_banner(self) -> None:
         """Over the top bar, right of the rail; as tall as its text needs (at least the bar)."""
+        central = self.centralWidget()
+        if central is None:
+            return
         left = self.rail.width() + 8
-        width = max(200, self.centralWidget().width() - left - 8)
+        width = max(200, central.width() - left - 8)
         height = max(TOPBAR_H - 8, self.banner.heightForWidth(width))
         self.banner.setGeometry(left, 4, width, height)
         self.banner.raise_()

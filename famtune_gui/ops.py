@@ -92,8 +92,24 @@ def open_overview(facade: SimpleFineTuningIntegration) -> Overview:
     return Overview(list_families(ft), pin_set, facade.is_enabled())
 
 
-def initialize(ft: Famtune, say: Callable[[str], None]) -> dict[str, Any]:
-    return ft.initialize(demo=True, training_cache=True, progress=say)
+def initialize(ft: Famtune, say: Callable[[str], None], demo: bool = True) -> dict[str, Any]:
+    return ft.initialize(demo=demo, training_cache=True, progress=say)
+
+
+def create_family(
+    ft: Famtune, document: dict[str, Any], pin: str, recovery_code: str, now: datetime
+) -> FamilyProfile:
+    """First run: the family a parent set up (audited ``family_created``), the parental PIN
+    and the hash of the recovery code they were shown, in one transaction."""
+    profile = parse_profile(document)
+    with ft.db.write() as session:
+        if families.family_exists(session, family_id=profile.family_id):
+            raise FamtuneError(f"a family called {profile.family_name} already exists")
+        families.save_profile(session, profile=profile, actor="parent", created_in_app=True)
+        if not parental.pin_is_set(session):
+            parental.set_pin(session, pin, now=now)
+            pin_recovery.set_recovery_code(session, recovery_code)
+    return load_profile(ft, profile.family_id)
 
 
 def vocabulary() -> Vocabulary:
@@ -136,9 +152,11 @@ def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:
     return prepare_profile(ft, profile.to_json())
 
 
-def save_profile(ft: Famtune, profile: FamilyProfile) -> FamilyProfile:
+def save_profile(ft: Famtune, profile: FamilyProfile, created: bool = False) -> FamilyProfile:
+    """Store a profile; ``created``: a family a parent just made in the app (audited as
+    ``family_created``, not as an import)."""
     with ft.db.write() as session:
-        families.save_profile(session, profile=profile, actor="parent")
+        families.save_profile(session, profile=profile, actor="parent", created_in_app=created)
     return load_profile(ft, profile.family_id)
 
 
@@ -181,14 +199,28 @@ def set_privacy_level(ft: Famtune, family_id: str, level: str) -> str:
 # -- recommendations and interactions --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Ideas:
+    """Suggestions for a moment, and a sentence about the moment (bedtime) or None."""
+
+    batch: Batch
+    note: str | None = None
+
+
 def recommend(
     facade: SimpleFineTuningIntegration,
     family_id: str,
     context: dict[str, Any],
     target: str | None,
     n: int = 5,
-) -> Batch:
-    return facade.recommend(family_id, context, target, n=n)
+) -> Ideas:
+    from engine.context import parse_context
+    from engine.recommend.general import wind_down_note
+
+    batch = facade.recommend(family_id, context, target, n=n)
+    profile = load_profile(facade.ft, family_id)
+    members = [target] if target else []
+    return Ideas(batch, wind_down_note(profile, parse_context(context), members))
 
 
 def record(

@@ -162,10 +162,13 @@ class Switches(QWidget):
     def new_recovery_code(self) -> None:
         self.session.run(
             partial(ops.new_recovery_code, self.session.ft),
-            lambda code: show_code(code, self),
+            self._show_code,
             owner=self,
             what="making a new recovery code",
         )
+
+    def _show_code(self, code: str) -> None:
+        show_code(code, self)
 
     def change_pin(self) -> None:
         ask_pin(self.session, self, "Change the PIN", self._new_pin, unlock=False)

@@ -47,9 +47,8 @@ def enable_keyboard(on: bool) -> None:
     if app is None:
         return
     app.setProperty(PROPERTY, on)
-    if on and app.property("famtune-keyboard-watch") is None:
+    if on and isinstance(app, QApplication) and app.findChild(FocusWatcher) is None:
         watcher = FocusWatcher(app)
-        app.setProperty("famtune-keyboard-watch", watcher)
         app.focusChanged.connect(watcher.focus_changed)
 
 

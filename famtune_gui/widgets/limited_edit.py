@@ -11,9 +11,9 @@ from famtune_gui.theme import role
 
 
 class LimitedLineEdit(QLineEdit):
-    """``cut(n)`` when n characters beyond the limit were dropped."""
+    """``trimmed(n)`` when n characters beyond the limit were dropped."""
 
-    cut = Signal(int)
+    trimmed = Signal(int)
 
     def __init__(self, text: str = "", *, limit: int = 80, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -30,7 +30,7 @@ class LimitedLineEdit(QLineEdit):
         self.setText(text[: self.limit])
         self.blockSignals(False)
         self.textEdited.emit(self.text())
-        self.cut.emit(dropped)
+        self.trimmed.emit(dropped)
 
 
 class LimitedField(QWidget):
@@ -47,7 +47,7 @@ class LimitedField(QWidget):
         self.note.setWordWrap(True)
         layout.addWidget(self.edit)
         layout.addWidget(self.note)
-        self.edit.cut.connect(self._cut)
+        self.edit.trimmed.connect(self._cut)
         self.edit.textEdited.connect(self._edited)
 
     def _cut(self, dropped: int) -> None:

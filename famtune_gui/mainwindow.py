@@ -77,7 +77,10 @@ SCREENS: tuple[tuple[str, str, str, Callable[[EngineSession], QWidget]], ...] = 
 
 def family_title(ref: ops.FamilyRef) -> str:
     """How the header names a family; the demo family is never shown as the user's own."""
-    return f"Demo: {ref.name} family" if ref.is_demo else f"{ref.name} family"
+    name = ref.name
+    if name == ref.family_id:  # no family name: "smith-family" reads "Smith"
+        name = name.removesuffix("-family").replace("-", " ").title()
+    return f"Demo: {name} family" if ref.is_demo else f"{name} family"
 
 
 class MainWindow(QMainWindow, KeyboardHost):

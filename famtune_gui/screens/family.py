@@ -354,7 +354,11 @@ class FamilyScreen(QWidget):
             return
         self._clear_errors()
         unnamed = next(
-            (i for i, m in enumerate(doc["members"]) if not str(m.get("displayName", "")).strip()),
+            (
+                i
+                for i, m in enumerate(doc["members"])
+                if "displayName" in m and not str(m["displayName"]).strip()
+            ),
             None,
         )
         if unnamed is not None:

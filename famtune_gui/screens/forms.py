@@ -184,8 +184,8 @@ class MemberForm(Form):
     def dump(self) -> dict[str, Any]:
         doc = dict(self._doc)
         name = self.name.text().strip()
-        if name:
-            doc["displayName"] = name
+        if name or "displayName" in doc:
+            doc["displayName"] = name  # a name cleared by the parent stays empty: refused
         else:
             doc.pop("displayName", None)
         doc["age"] = self.age.value()

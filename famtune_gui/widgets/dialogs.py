@@ -6,6 +6,7 @@ signals. Each has a Cancel button: no dialog needs Escape to close."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -52,6 +53,14 @@ class TouchDialog(QDialog, KeyboardHost):
             row.addWidget(button)
         self.layout_.addLayout(row)
         return row
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Return and Enter belong to the field that has them (``returnPressed``): QDialog
+        would also press its first button (Cancel) with them."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def keyboard_shown(self) -> None:
         """Grow to hold the keys (no wider than the screen) and stay centred on the parent."""

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -17,13 +16,11 @@ from pytestqt.qtbot import QtBot
 
 from engine import audit
 from famtune_gui import app as famtune_app
-from famtune_gui import ops
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen
 from famtune_gui.screens.metrics import MetricsScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.dialogs import PinDialog
-from tests.conftest import clone_home
 from tests.gui.conftest import PIN, WAIT_MS, settle, tap
 
 ROOT = Path(__file__).resolve().parents[2]

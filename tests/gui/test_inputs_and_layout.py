@@ -83,7 +83,9 @@ def test_a_new_import_clears_the_old_error(
 ) -> None:
     screen = _family(qtbot, window)
     broken = tmp_path / "broken.json"
-    broken.write_text('{"familyId": "x", "members": [{"userId": "a", "age": 300, "role": "child"}]}')
+    broken.write_text(
+        '{"familyId": "x", "members": [{"userId": "a", "age": 300, "role": "child"}]}'
+    )
     screen.import_file(broken)
     settle(qtbot, session)
     assert screen.member_form.errors["age"].isVisibleTo(screen)

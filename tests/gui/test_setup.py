@@ -149,7 +149,11 @@ def test_a_parent_sets_up_their_own_family(
             ("Leo", 5, "child", "strict"),
         ]
         window = profile.safety_settings.time_restrictions[0]
-        assert (window.start_time, window.end_time, len(window.days_of_week)) == ("20:00", "07:00", 7)
+        assert (window.start_time, window.end_time, len(window.days_of_week)) == (
+            "20:00",
+            "07:00",
+            7,
+        )
         assert "games" in window.restricted_content and "reading" not in window.restricted_content
         assert pin.check_pin(db, "2580").ok
         kinds = [e.event_type for e in audit.list_events(db, family_id="rivera-family")]

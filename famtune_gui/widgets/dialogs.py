@@ -11,13 +11,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from famtune_gui.theme import role
-from famtune_gui.widgets.keyboard import KeyboardHost, OnScreenKeyboard
+from famtune_gui.widgets.keyboard import KeyboardHost, OnScreenKeyboard, keyboard_enabled
 from famtune_gui.widgets.keypad import PinPad
 from famtune_gui.widgets.limited_edit import LimitedField
 
@@ -43,6 +44,7 @@ class TouchDialog(QDialog, KeyboardHost):
         outer.addWidget(body, 1)
         self.keyboard = OnScreenKeyboard()
         outer.addWidget(self.keyboard)
+        self.keyboard.hidden.connect(self.keyboard_hidden)
         self._width_before_keyboard = 0
 
     def buttons(self, *buttons: QPushButton) -> QHBoxLayout:
@@ -53,6 +55,18 @@ class TouchDialog(QDialog, KeyboardHost):
             row.addWidget(button)
         self.layout_.addLayout(row)
         return row
+
+    def open(self) -> None:
+        """With the on-screen keyboard on, a dialog with a text field opens with its keys
+        already showing: its first size holds them, so the compositor places (centres) the
+        whole dialog on the screen; a Wayland client cannot move its window later."""
+        if keyboard_enabled():
+            field = next((e for e in self.findChildren(QLineEdit) if not e.isHidden()), None)
+            if field is not None and not field.isReadOnly():
+                self.keyboard.attach(field)
+                self.keyboard_shown()
+                self.adjustSize()
+        super().open()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Return and Enter belong to the field that has them (``returnPressed``): QDialog

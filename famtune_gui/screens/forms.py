@@ -135,11 +135,8 @@ class MemberForm(Form):
 
         self.add("displayName", "Name", self.name)
         self.rows.addWidget(self.id_label)
-        self.pair(
-            ("age", "Age", self.age),
-            ("role", "Role", self.role_choice),
-            ("preferences.learningStyle", "Learns best by", self.learning),
-        )
+        self.pair(("age", "Age", self.age), ("role", "Role", self.role_choice))
+        self.add("preferences.learningStyle", "Learns best by", self.learning)
         self.add("preferences.difficultyLevel", "Difficulty", self.difficulty)
         self.add("safetyLevel", "Safety level", self.safety, note="parental PIN")
         self.add("preferences.interests", "Interests", self.interests)

@@ -135,7 +135,11 @@ class WindowEditor(QFrame):
         times.addWidget(self.start, 0, 1)
         times.addWidget(caption("To"), 1, 0)
         times.addWidget(self.end, 1, 1)
-        times.addWidget(self.summary, 0, 2, 2, 1)
+        times.addWidget(self.summary, 0, 2)
+        self.times_problem = QLabel(" ")  # beside the times it is about
+        role(self.times_problem, "error")
+        self.times_problem.setWordWrap(True)
+        times.addWidget(self.times_problem, 1, 2)
         times.setColumnStretch(2, 1)
         layout.addLayout(times)
         layout.addWidget(caption("Paused during this time"))
@@ -188,6 +192,7 @@ class WindowEditor(QFrame):
         elif not w["restrictedContent"]:
             problem = "Pick what to pause."
         self.problem.setText(problem)
+        self.times_problem.setText(problem if w["startTime"] == w["endTime"] else " ")
         self.done_button.setEnabled(not problem)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import SIGNAL
-from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMenu, QTabBar, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QTabBar, QWidget
 from pytestqt.qtbot import QtBot
 
 from famtune_gui.mainwindow import MainWindow
@@ -15,6 +15,7 @@ from famtune_gui.screens.family import FamilyScreen
 from famtune_gui.screens.parental import ParentalScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.chips import ChipEditor
+from famtune_gui.widgets.choice_popup import ChoicePopup
 from famtune_gui.widgets.dialogs import TextPrompt, TouchDialog
 from tests.gui.conftest import PIN, WAIT_MS, settle, tap
 from tests.gui.fake_training import FakeJob
@@ -33,10 +34,10 @@ def connected(button: QAbstractButton) -> bool:
 
 def _close_popups() -> None:
     for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMenu) and widget.isVisible():
-            widget.hide()
-        elif isinstance(widget, TouchDialog) and widget.isVisible():
+        if isinstance(widget, TouchDialog) and widget.isVisible():
             widget.reject()
+        for popup in widget.findChildren(ChoicePopup):
+            popup.hide()
 
 
 def _buttons(root: QWidget) -> list[QAbstractButton]:

@@ -86,8 +86,12 @@ def test_audit_details_read_as_words() -> None:
     assert details_words({"failures": 10, "lockedForS": 3600, "via": "recoveryCode"}) == (
         "Wrong tries: 10, locked for: 1 hour, with the recovery code"
     )
-    changes = {"changes": {"maxContentRating": {"from": "PG", "to": "PG-13"},
-                           "blockedTopics": {"added": ["horror_films"], "removed": []}}}  # fmt: skip
+    changes = {
+        "changes": {
+            "maxContentRating": {"from": "PG", "to": "PG-13"},
+            "blockedTopics": {"added": ["horror_films"], "removed": []},
+        }
+    }
     assert details_words(changes) == "Content limit PG → PG-13, blocked topics: + horror films"
     assert details_words({"datasetHash": "d" * 64, "adapterSha256": "a" * 64}) == ""
     assert event_words("profile_imported") == "Family imported"

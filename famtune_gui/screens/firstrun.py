@@ -11,10 +11,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -33,7 +35,7 @@ from famtune_gui.screens.setup_pages import (
     SetupPage,
 )
 from famtune_gui.session import EngineSession
-from famtune_gui.theme import role
+from famtune_gui.theme import kinetic, role
 
 
 class FirstRunScreen(QWidget):
@@ -81,7 +83,7 @@ class FirstRunScreen(QWidget):
             self.code_page,
         ]
         for page in self.steps:
-            self.pages.addWidget(page)
+            self.pages.addWidget(_scrolled(page))
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -139,6 +141,11 @@ class FirstRunScreen(QWidget):
         return page
 
     # -- steps ---------------------------------------------------------------------------------
+
+    @property
+    def page(self) -> SetupPage | None:
+        index = self.index
+        return self.steps[index - 1] if index > 0 else None
 
     @property
     def index(self) -> int:
@@ -231,7 +238,7 @@ class FirstRunScreen(QWidget):
         self.running = True
         self.progress.show()
         self.lines = []
-        self._say("Getting famtune ready in the background…")
+        self._say("getting ready")
         self.session.run(
             partial(ops.initialize, self.session.ft, self._said.emit, demo),
             self._prepared,
@@ -242,8 +249,13 @@ class FirstRunScreen(QWidget):
         )
 
     def _say(self, message: str) -> None:
+        """What the set-up in the background is doing: kept (``lines``, for the log), shown
+        in plain words."""
         self.lines = [*self.lines[-3:], message[:1].upper() + message[1:]]
-        self.state.setText(self.lines[-1])
+        if self.running:
+            self.state.setText("Getting famtune ready in the background (a minute or two)…")
+        else:
+            self.state.setText(self.lines[-1])
 
     def _prepared(self, _report: dict[str, Any]) -> None:
         self.running = False
@@ -318,3 +330,14 @@ def _rating_cap(session: EngineSession) -> str:
         return str(session.ft.config.max_content_rating_cap)
     except Exception:  # the configuration cannot be read before set-up: the safe default
         return "PG-13"
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """A step in a scroll area: with the on-screen keyboard up nothing is squeezed."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(page)
+    kinetic(area)
+    return area

@@ -25,7 +25,7 @@ from famtune_gui.theme import role
 from famtune_gui.widgets.chips import ChipGroup
 from famtune_gui.widgets.keypad import PinPad
 from famtune_gui.widgets.limited_edit import LimitedField
-from famtune_gui.widgets.pickers import Segmented, Stepper, TimePicker
+from famtune_gui.widgets.pickers import ChoiceButton, Segmented, Stepper, TimePicker
 
 NAME_LIMIT = 80
 ROLES = (("parent", "Parent"), ("child", "Child"), ("teen", "Teen"), ("grandparent", "Grandparent"),
@@ -119,9 +119,9 @@ class MembersPage(SetupPage):
         self.age.set_value(8)
         form.addWidget(self.age, 0, Qt.AlignmentFlag.AlignLeft)
         form.addWidget(caption("Role"))
-        self.role_choice = Segmented(ROLES)
+        self.role_choice = ChoiceButton(ROLES)
         self.role_choice.set_value("child")
-        form.addWidget(self.role_choice)
+        form.addWidget(self.role_choice, 0, Qt.AlignmentFlag.AlignLeft)
         form.addWidget(caption("Interests (optional)"))
         self.interests = ChipGroup([(t, words(t)) for t in INTERESTS])
         form.addWidget(self.interests)
@@ -181,6 +181,8 @@ class MembersPage(SetupPage):
 
     def _rebuild(self) -> None:
         for row in self.rows:
+            self.list_box.removeWidget(row)
+            row.hide()
             row.deleteLater()
         self.rows = []
         for i, member in enumerate(self.members):

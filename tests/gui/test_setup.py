@@ -20,6 +20,7 @@ from famtune_gui.screens.firstrun import FirstRunScreen
 from famtune_gui.screens.home import DEMO_NOTE, HomeScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.keyboard import enable_keyboard
+from famtune_gui.widgets.pickers import ChoiceButton
 from tests.conftest import clone_home
 from tests.gui.conftest import WAIT_MS, settle, tap
 
@@ -52,6 +53,14 @@ def fresh(
 
     monkeypatch.setattr(ops, "initialize", initialize)
     return home, said
+
+
+def _choose(button: ChoiceButton, value: str) -> None:
+    """Tap the choice button, then the option in the list it opens."""
+    tap(button)
+    assert button.popup is not None and button.popup.isVisible()
+    tap(button.popup.options[value])
+    assert button.value() == value
 
 
 def _window(qtbot: QtBot, session: EngineSession) -> MainWindow:
@@ -95,21 +104,21 @@ def test_a_parent_sets_up_their_own_family(
     assert setup.index == 2 and members.name.note.text() == "Add at least one person."
     members.name.edit.setText("Leo")
     members.age.set_value(5)
-    tap(members.role_choice.buttons["child"])
+    _choose(members.role_choice, "child")
     tap(members.interests.chips["animals"])
     tap(members.add_button)
     tap(setup.next_button)  # a child alone is not enough
     assert "grown-up" in members.name.note.text()
     members.name.edit.setText("Ana")
     members.age.set_value(39)
-    tap(members.role_choice.buttons["parent"])
+    _choose(members.role_choice, "parent")
     tap(members.add_button)
     assert [m["displayName"] for m in members.members] == ["Leo", "Ana"]
     tap(members.rows[0].findChildren(type(members.add_button))[0])  # Remove Leo...
     assert [m["displayName"] for m in members.members] == ["Ana"]
     members.name.edit.setText("Leo")  # ...and add him back, by tapping Next with his name
     members.age.set_value(5)
-    tap(members.role_choice.buttons["child"])
+    _choose(members.role_choice, "child")
     tap(setup.next_button)
     assert setup.index == 3 and len(members.members) == 2
     pad = setup.pin_page.pad

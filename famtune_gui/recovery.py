@@ -7,7 +7,14 @@ from __future__ import annotations
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.pin_recovery import Recovery
 from famtune_gui import ops
@@ -84,7 +91,20 @@ class RecoveryDialog(TouchDialog):
         self.code_field.edit.returnPressed.connect(self.next)
         self.pad.submitted.connect(self._pin)
         self.setMinimumWidth(620)
+        self.steps.currentChanged.connect(lambda _i: self._fit_pages())
+        self._fit_pages()
         QTimer.singleShot(0, self.code_field.edit.setFocus)
+
+    def _fit_pages(self) -> None:
+        """The dialog is as tall as the step it shows (not as its tallest step)."""
+        current = self.steps.currentWidget()
+        for i in range(self.steps.count()):
+            page = self.steps.widget(i)
+            if page is None:
+                continue
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        QTimer.singleShot(0, self._fit)
 
     @property
     def step(self) -> str:
@@ -100,7 +120,6 @@ class RecoveryDialog(TouchDialog):
             self.keyboard.detach()
             self.steps.setCurrentWidget(self.pad)
             self.next_button.hide()
-            QTimer.singleShot(0, self._fit)
         elif self.step == "done":
             self.accept()
 

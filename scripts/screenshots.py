@@ -182,7 +182,8 @@ def fake_training(window: Any) -> None:
     """Replay a short training run into the model screen (no real training)."""
     from famtune_gui.training_view import TrainingUpdate
 
-    panel = window.screens["models"].training
+    screen = window.screens["models"]
+    panel = screen.training
     panel.started()
     total = 40
     for step in range(1, 29):
@@ -196,6 +197,7 @@ def fake_training(window: Any) -> None:
                 eta_s=(total - step) * 4.2,
             )
         )
+    screen.progress_line.setText("Training now: 70% done, about 50 s left.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,6 +108,7 @@ class FirstRunScreen(QWidget):
         self.back_button.clicked.connect(self.back)
         self.next_button.clicked.connect(self.next)
         self._said.connect(self._say, Qt.ConnectionType.QueuedConnection)
+        self.name_page.field.edit.returnPressed.connect(self.next)
         self._show_step()
 
     def _welcome_page(self) -> QWidget:
@@ -155,6 +156,8 @@ class FirstRunScreen(QWidget):
     def _show_step(self) -> None:
         index = self.index
         on_welcome = index == 0
+        # the bar only where there is nothing else to do: the steps keep their room
+        self.progress.setVisible(self.running and (on_welcome or self.finishing))
         self.back_button.setVisible(not on_welcome and not self.demo)
         self.next_button.setVisible(not on_welcome and not self.demo)
         self.back_button.setEnabled(not self.finishing)
@@ -293,6 +296,7 @@ class FirstRunScreen(QWidget):
         else:
             self._say("Almost there: famtune is still getting ready…")
             self.progress.show()
+            self.state.setText("Almost there: famtune is still getting ready…")
             if not self.running:
                 self._prepare(demo=False)
 

@@ -145,7 +145,13 @@ class ModelsScreen(QWidget):
         self.details.setWordWrap(True)
         self.details.hide()  # numbers: under "Details"
         role(self.details, "small")
-        box.addWidget(self.status)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        self.details_button = QPushButton("Details ▸")
+        self.details_button.setCheckable(True)
+        self.details_button.setAccessibleName("Show or hide the numbers")
+        status_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignBottom)
+        box.addLayout(status_row)
         box.addWidget(self.details)
         layout.addWidget(summary)
 
@@ -157,9 +163,6 @@ class ModelsScreen(QWidget):
         self.delete_button = QPushButton("Delete models")
         role(self.delete_button, "danger")
         self.validate_button = QPushButton("Check all")
-        self.details_button = QPushButton("Details ▸")
-        self.details_button.setCheckable(True)
-        self.details_button.setAccessibleName("Show or hide the numbers")
         for button in (
             self.train_button,
             self.cancel_button,
@@ -169,7 +172,6 @@ class ModelsScreen(QWidget):
         ):
             actions.addWidget(button)
         actions.addStretch(1)
-        actions.addWidget(self.details_button)
         layout.addLayout(actions)
 
         body = QHBoxLayout()

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -289,8 +290,8 @@ class LimitsPage(SetupPage):
         self.column.addWidget(
             caption("Bedtime: only calm ideas (reading, music, relaxing) in this window")
         )
-        times = QHBoxLayout()
-        times.setSpacing(12)
+        times = QGridLayout()
+        times.setHorizontalSpacing(12)
         self.start = TimePicker()
         self.start.set_value("20:00")
         self.end = TimePicker()
@@ -299,11 +300,12 @@ class LimitsPage(SetupPage):
         self.days.set_value("school")
         self.summary = QLabel()
         role(self.summary, "subtitle")
-        times.addWidget(caption("From"))
-        times.addWidget(self.start)
-        times.addWidget(caption("to"))
-        times.addWidget(self.end)
-        times.addWidget(self.summary, 1)
+        times.addWidget(caption("From"), 0, 0)
+        times.addWidget(self.start, 0, 1)
+        times.addWidget(caption("To"), 1, 0)
+        times.addWidget(self.end, 1, 1)
+        times.addWidget(self.summary, 0, 2, 2, 1)
+        times.setColumnStretch(2, 1)
         self.column.addLayout(times)
         self.column.addWidget(self.days)
         self.problem_line = QLabel(" ")

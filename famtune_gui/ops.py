@@ -220,7 +220,19 @@ def recommend(
     batch = facade.recommend(family_id, context, target, n=n)
     profile = load_profile(facade.ft, family_id)
     members = [target] if target else []
-    return Ideas(batch, wind_down_note(profile, parse_context(context), members))
+    note = wind_down_note(profile, parse_context(context), members)
+    if note:  # bedtime: calm, short ideas or none (ranked first; the rest is dropped here)
+        from dataclasses import replace
+
+        from engine.catalog import load_builtin_catalog
+        from engine.recommend.general import winds_down
+
+        known = {item.id: item for item in load_builtin_catalog()}
+        calm = [
+            r for r in batch.recommendations if r.id not in known or winds_down(known[r.id])
+        ]
+        batch = replace(batch, recommendations=calm)
+    return Ideas(batch, note)
 
 
 def record(

@@ -19,8 +19,9 @@ small, named parts (so the reason can say which ones mattered):
 - ``variety``: things shown in the last two days are pushed down a little.
 
 Late on a school night with a child in the audience (``night``, not Friday or Saturday,
-anyone 12 or younger) only calm, short things are offered, to wind down for bed
-(:func:`wind_down_note` says so in words); when none fits, nothing is suggested.
+anyone 12 or younger) calm, short things come first (``bedtime``: everything else goes far
+down, still ranked, so ``rank`` keeps every safe item) and ``recommend`` offers only those,
+to wind down for bed (:func:`wind_down_note` says so in words); when none fits, nothing.
 
 Every candidate passes the safety validator before it is ranked; blocked items never come out.
 Ties break on the item id, so the same inputs always give the same answer.
@@ -71,6 +72,7 @@ BEDTIME_CHILD_AGE = 12  # an audience with anyone this young winds down late on 
 CALM_CATEGORIES = frozenset({"relaxation", "reading", "music"})
 WIND_DOWN_MAX_MINUTES = 45
 WIND_DOWN_NOTE = "It is late on a school night: time to wind down for bed."
+NOT_FOR_BEDTIME = -6.0  # below any calm item whatever else it scores
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,6 @@ class GeneralEngine:
         req = _Request.of(profile, audience, context)
         scored: list[Scored] = []
         for item, safety_item in zip(items, safety_items, strict=True):
-            if req.wind_down and not _winds_down(item):
-                continue
             verdict = self.validator.judge(audience, safety_item, active)
             if not verdict.allowed:
                 continue
@@ -222,7 +222,11 @@ class GeneralEngine:
         n: int = 5,
         at: datetime | None = None,
     ) -> list[Recommendation]:
-        ranked = self.rank(profile, context, items, members=members, taste=taste, at=at)
+        ranked = [
+            s
+            for s in self.rank(profile, context, items, members=members, taste=taste, at=at)
+            if s.parts.get("bedtime", 0.0) >= 0  # wind down, or nothing
+        ]
         audience = self.validator.audience(profile, members, context.family_members)
         interests = interests_of(audience.members)
         return [
@@ -241,7 +245,7 @@ class GeneralEngine:
         parts["group"] = _group(item, req.people)
         parts["age"] = _age(item, req)
         if req.wind_down:
-            parts["bedtime"] = 0.5
+            parts["bedtime"] = 0.5 if winds_down(item) else NOT_FOR_BEDTIME
         tags = set(item.topics) | set(item.categories)
         parts["interests"] = sum(min(2, len(w & tags)) * 0.5 for w in req.wanted) / len(req.wanted)
         parts["family"] = (0.25 if req.categories & tags else 0.0) + (
@@ -343,7 +347,8 @@ def wind_down_note(
     return WIND_DOWN_NOTE if is_wind_down(context.time_of_day, school_night, youngest) else None
 
 
-def _winds_down(item: CatalogItem) -> bool:
+def winds_down(item: CatalogItem) -> bool:
+    """Calm and short enough for the last thing before bed."""
     return (
         item.energy == "low"
         and bool(CALM_CATEGORIES & set(item.categories))

@@ -234,8 +234,8 @@ class PinPage(SetupPage):
                 "for grown-ups. 4 to 8 digits."
             )
         )
-        self.pad = PinPad("Choose a PIN")
-        self.column.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.pad = PinPad("Choose a PIN", side_by_side=True)
+        self.column.addWidget(self.pad)
         self.column.addStretch(1)
         self._first: str | None = None
         self.pin: str | None = None

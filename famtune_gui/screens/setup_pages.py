@@ -34,6 +34,9 @@ ROLES = (("parent", "Parent"), ("child", "Child"), ("teen", "Teen"), ("grandpare
 INTERESTS = ("animals", "art", "music", "nature", "science", "sports", "reading", "cooking",
              "games", "building")  # fmt: skip
 CALM = ("relaxation", "reading", "music")  # what bedtime leaves on
+WHY_PIN = (
+    "The PIN keeps the parental controls, erasing data and leaving the kiosk for grown-ups."
+)
 RATING_TEXT = {"G": "G: everyone", "PG": "PG", "PG-13": "PG-13", "R": "R"}
 
 
@@ -228,13 +231,8 @@ class PinPage(SetupPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.column.addWidget(
-            explain(
-                "The PIN keeps the parental controls, erasing data and leaving the kiosk "
-                "for grown-ups. 4 to 8 digits."
-            )
-        )
-        self.pad = PinPad("Choose a PIN", side_by_side=True)
+        self.pad = PinPad("Choose a PIN (4 to 8 digits)", side_by_side=True)
+        self.pad.set_message(WHY_PIN)  # in the pad's message lines: the keys fit the step
         self.column.addWidget(self.pad)
         self.column.addStretch(1)
         self._first: str | None = None
@@ -250,7 +248,7 @@ class PinPage(SetupPage):
             return
         if pin != self._first:
             self._first = None
-            self.pad.title.setText("Choose a PIN")
+            self.pad.title.setText("Choose a PIN (4 to 8 digits)")
             self.pad.set_message("The two PINs were different. Start again.", error=True)
             return
         self.pin = pin

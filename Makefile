@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 
 setup: $(STAMP)
 
+# no demo family: the app's first run sets up the user's own family (or the demo, if chosen)
 data: setup
-	$(BIN)/famtune-engine init
+	$(BIN)/famtune-engine init --no-demo
 
 run: data
 	$(BIN)/famtune

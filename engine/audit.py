@@ -56,12 +56,16 @@ EVENT_TYPES: tuple[str, ...] = (
     "safety_block",  # the validator refused an item or answer for a family
     "settings_changed",  # a family's parental (safety) settings changed
     "profile_imported",  # a new family profile was stored
+    "family_created",  # a new family was set up in the app (first run or "New family")
     "profile_updated",  # an existing profile was replaced without changing safety settings
     "family_deleted",  # ``family delete``: the family and its rows were removed
     "pin_set",  # the parental PIN was set for the first time
     "pin_changed",  # the parental PIN was changed (the current one was given)
     "pin_failed",  # a wrong PIN was entered
     "pin_lockout",  # too many wrong PINs: the PIN is locked for an hour
+    "pin_recovered",  # a new PIN was set with the recovery code
+    "pin_recovery_failed",  # a wrong recovery code was entered
+    "pin_reset",  # the device's owner cleared the PIN from a shell
     "model_created",  # a family model version was trained and stored
     "model_activated",  # a model version became the family's active model
     "model_rejected",  # a trained version failed validation and was not activated

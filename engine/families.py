@@ -78,12 +78,14 @@ def save_profile(
     is_demo: bool = False,
     actor: str = "system",
     rating_cap: str | None = None,
+    created_in_app: bool = False,
 ) -> bool:
     """Insert or replace a family's whole profile. Returns True when the family is new.
     ``rating_cap`` (the configuration's ``maxContentRatingCap``): a profile allowing more
     is refused with ValidationFailed before anything is written.
 
-    Audited: ``profile_imported`` for a new family, ``settings_changed`` (with what changed)
+    Audited: ``profile_imported`` for a new family (``family_created`` when a parent set it up
+    in the app, ``created_in_app``), ``settings_changed`` (with what changed)
     when the safety settings differ, else ``profile_updated``.
     """
     check_rating_cap(profile, rating_cap)
@@ -146,7 +148,7 @@ def save_profile(
     if old is None:
         audit.record_event(
             session,
-            event_type="profile_imported",
+            event_type="family_created" if created_in_app else "profile_imported",
             family_id=profile.family_id,
             actor=actor,
             details={"members": len(profile.members)},

@@ -21,6 +21,7 @@ from famtune_gui.mainwindow import IDLE_DIM_MS, MainWindow
 from famtune_gui.session import EngineSession
 from famtune_gui.systemd_notify import Notifier
 from famtune_gui.theme import apply_theme
+from famtune_gui.widgets.keyboard import enable_keyboard
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -37,6 +38,12 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         help="configuration profile (jetson, development, child-safe, ...)",
     )
     parser.add_argument(
+        "--keyboard",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the app's own on-screen keyboard for text fields (auto: on in kiosk mode)",
+    )
+    parser.add_argument(
         "--dim-after",
         metavar="S",
         type=int,
@@ -47,16 +54,26 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, qt_args
 
 
-def use_virtual_keyboard() -> None:
-    """Text fields get the Qt Virtual Keyboard on the device (not when rendering offscreen,
-    and not when the environment already chose an input method)."""
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if "QT_IM_MODULE" not in os.environ and not platform.startswith(("offscreen", "minimal")):
-        os.environ["QT_IM_MODULE"] = "qtvirtualkeyboard"
+def wants_keyboard(args: argparse.Namespace) -> bool:
+    """Whether text fields get the app's own on-screen keyboard (``--keyboard``; auto: in
+    kiosk mode). The keyboard is drawn by the app in its own windows, so it works as a Wayland
+    client of cage, where Qt's virtual keyboard refuses to run on the client side."""
+    if args.keyboard == "auto":
+        return bool(args.kiosk)
+    return bool(args.keyboard == "on")
+
+
+def use_own_keyboard(on: bool) -> None:
+    """With the app's keyboard on, Qt's virtual keyboard input method is switched off (it
+    fails silently where its module is missing and cannot run under cage); another input
+    method the environment chose is left alone."""
+    if on and os.environ.get("QT_IM_MODULE") == "qtvirtualkeyboard":
+        del os.environ["QT_IM_MODULE"]
 
 
 def build(args: argparse.Namespace, app: QApplication) -> MainWindow:
     apply_theme(app)
+    enable_keyboard(wants_keyboard(args))
     session = EngineSession(args.home, args.profile, settings=QSettings("famtune", "famtune"))
     window = MainWindow(session, kiosk=args.kiosk, idle_dim_ms=max(5, args.dim_after) * 1000)
     if args.kiosk:
@@ -131,7 +148,7 @@ def stop_on_sigterm(window: MainWindow) -> QTimer:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
-    use_virtual_keyboard()
+    use_own_keyboard(wants_keyboard(args))
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("famtune")

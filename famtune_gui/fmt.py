@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -15,6 +16,11 @@ DAY_SHORT = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # 0 = Sunday, as 
 WEEKDAYS = (1, 2, 3, 4, 5)
 WEEKEND = (0, 6)
 SCHOOL_NIGHTS = (0, 1, 2, 3, 4)
+
+
+def slug(text: str) -> str:
+    """'Anna Maria' -> 'anna-maria': an id made from a name (at most 40 characters)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "member"
 
 
 def words(tag: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -28,10 +28,12 @@ from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.screens.firstrun import FirstRunScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import icon, role
+from famtune_gui.widgets.keyboard import KeyboardHost, OnScreenKeyboard
 from famtune_gui.widgets.pickers import ChoiceButton
 from famtune_gui.widgets.toast import Banner
 
 IDLE_DIM_MS = 120_000
+TOPBAR_H = 64
 
 
 def _home(session: EngineSession) -> QWidget:
@@ -73,7 +75,15 @@ SCREENS: tuple[tuple[str, str, str, Callable[[EngineSession], QWidget]], ...] = 
 )
 
 
-class MainWindow(QMainWindow):
+def family_title(ref: ops.FamilyRef) -> str:
+    """How the header names a family; the demo family is never shown as the user's own."""
+    name = ref.name
+    if name == ref.family_id:  # no family name: "smith-family" reads "Smith"
+        name = name.removesuffix("-family").replace("-", " ").title()
+    return f"Demo: {name} family" if ref.is_demo else f"{name} family"
+
+
+class MainWindow(QMainWindow, KeyboardHost):
     shown = Signal()
 
     def __init__(
@@ -99,15 +109,16 @@ class MainWindow(QMainWindow):
         right.setContentsMargins(0, 0, 0, 0)
         right.setSpacing(0)
         right.addWidget(self._topbar())
-        self.banner = Banner()
-        banner_box = QHBoxLayout()
-        banner_box.setContentsMargins(12, 6, 12, 0)
-        banner_box.addWidget(self.banner)
-        right.addLayout(banner_box)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
+        self.keyboard = OnScreenKeyboard()
+        right.addWidget(self.keyboard)
         root.addLayout(right, 1)
         self.setCentralWidget(central)
+        # The banner floats over the top bar: showing or hiding it moves nothing on the page
+        # (a tap meant for a control must not land on another one).
+        self.banner = Banner(central)
+        self.banner.changed.connect(self._place_banner)
 
         self.overlay = DimOverlay(self)
         self.idle = IdleWatcher(idle_dim_ms, self)
@@ -119,7 +130,9 @@ class MainWindow(QMainWindow):
         self.idle.start()
 
         session.message.connect(self.banner.show_message)
+        self._draft = ""
         session.families_changed.connect(self._families)
+        session.draft_changed.connect(self._draft_changed)
         session.family_selected.connect(self._family_selected)
         session.bridge.busy_changed.connect(self._busy)
         self._clock_timer = QTimer(self)
@@ -128,15 +141,21 @@ class MainWindow(QMainWindow):
         self._tick()
 
         self.first_run: FirstRunScreen | None = None
+        self._started = False
+        session.opened.connect(self._opened)
         if session.initialized:
             self._start()
         else:
-            self.first_run = FirstRunScreen(session)
-            self.first_run.done.connect(self._first_run_done)
-            self.stack.addWidget(self.first_run)
-            self.stack.setCurrentWidget(self.first_run)
-            self._set_chrome(False)
-            self.title.setText(FirstRunScreen.title)
+            self._show_first_run()
+
+    def _show_first_run(self) -> None:
+        """The guided set-up: on an empty data directory, or one without any family."""
+        self.first_run = FirstRunScreen(self.session)
+        self.first_run.done.connect(self._first_run_done)
+        self.stack.addWidget(self.first_run)
+        self.stack.setCurrentWidget(self.first_run)
+        self._set_chrome(False)
+        self.title.setText(FirstRunScreen.title)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -177,7 +196,7 @@ class MainWindow(QMainWindow):
     def _topbar(self) -> QFrame:
         bar = QFrame()
         role(bar, "topbar")
-        bar.setFixedHeight(64)
+        bar.setFixedHeight(TOPBAR_H)
         row = QHBoxLayout(bar)
         row.setContentsMargins(12, 6, 12, 6)
         self.family_choice = ChoiceButton([])
@@ -208,9 +227,15 @@ class MainWindow(QMainWindow):
 
     def _start(self) -> None:
         self._set_chrome(True)
-        self.session.metrics.start()
+        if not self._started:
+            self._started = True
+            self.session.metrics.start()
         self.session.open()
         self.show_screen("home")
+
+    def _opened(self, overview: ops.Overview) -> None:
+        if not overview.families and self.first_run is None:
+            self._show_first_run()
 
     def _first_run_done(self) -> None:
         self._start()
@@ -245,10 +270,25 @@ class MainWindow(QMainWindow):
         return widget
 
     def _families(self, refs: list[ops.FamilyRef]) -> None:
-        self.family_choice.set_options([(r.family_id, r.name) for r in refs])
-        self.family_choice.setVisible(len(refs) > 1)
-        self.family_label.setText(f"{refs[0].name} family" if len(refs) == 1 else "")
-        self.family_label.setVisible(len(refs) == 1)
+        self.family_choice.set_options([(r.family_id, family_title(r)) for r in refs])
+        self.family_choice.setVisible(len(refs) > 1 and not self._draft)
+        self.family_label.setText(family_title(refs[0]) if len(refs) == 1 else "")
+        self.family_label.setVisible(len(refs) == 1 or bool(self._draft))
+        if self._draft:
+            self._draft_changed(self._draft)
+
+    def _draft_changed(self, name: str) -> None:
+        """A new family is being edited: the header names it, not the current family."""
+        self._draft = name
+        if name:
+            self.family_label.setText(f"{name} family (new, not saved yet)")
+            self.family_label.show()
+            self.family_choice.hide()
+        else:
+            refs = self.session.families
+            self.family_label.setText(family_title(refs[0]) if len(refs) == 1 else "")
+            self.family_label.setVisible(len(refs) == 1)
+            self.family_choice.setVisible(len(refs) > 1)
 
     def _family_selected(self, family_id: str) -> None:
         if family_id:
@@ -264,7 +304,23 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._place_banner()
         self.shown.emit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_banner()
+
+    def _place_banner(self) -> None:
+        """Over the top bar, right of the rail; as tall as its text needs (at least the bar)."""
+        central = self.centralWidget()
+        if central is None:
+            return
+        left = self.rail.width() + 8
+        width = max(200, central.width() - left - 8)
+        height = max(TOPBAR_H - 8, self.banner.heightForWidth(width))
+        self.banner.setGeometry(left, 4, width, height)
+        self.banner.raise_()
 
     def _went_idle(self) -> None:
         self.session.lock.lock()

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import audit, datarights, families
+from engine import audit, datarights, families, pin_recovery
 from engine import pin as parental
 from engine.core import Famtune
 from engine.db.tables import AuditEvent, Family
@@ -92,8 +92,24 @@ def open_overview(facade: SimpleFineTuningIntegration) -> Overview:
     return Overview(list_families(ft), pin_set, facade.is_enabled())
 
 
-def initialize(ft: Famtune, say: Callable[[str], None]) -> dict[str, Any]:
-    return ft.initialize(demo=True, training_cache=True, progress=say)
+def initialize(ft: Famtune, say: Callable[[str], None], demo: bool = True) -> dict[str, Any]:
+    return ft.initialize(demo=demo, training_cache=True, progress=say)
+
+
+def create_family(
+    ft: Famtune, document: dict[str, Any], pin: str, recovery_code: str, now: datetime
+) -> FamilyProfile:
+    """First run: the family a parent set up (audited ``family_created``), the parental PIN
+    and the hash of the recovery code they were shown, in one transaction."""
+    profile = parse_profile(document)
+    with ft.db.write() as session:
+        if families.family_exists(session, family_id=profile.family_id):
+            raise FamtuneError(f"a family called {profile.family_name} already exists")
+        families.save_profile(session, profile=profile, actor="parent", created_in_app=True)
+        if not parental.pin_is_set(session):
+            parental.set_pin(session, pin, now=now)
+            pin_recovery.set_recovery_code(session, recovery_code)
+    return load_profile(ft, profile.family_id)
 
 
 def vocabulary() -> Vocabulary:
@@ -137,10 +153,13 @@ def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:
     return prepare_profile(ft, profile.to_json())
 
 
-def save_profile(ft: Famtune, profile: FamilyProfile) -> FamilyProfile:
+def save_profile(ft: Famtune, profile: FamilyProfile, created: bool = False) -> FamilyProfile:
+    """Store a profile; ``created``: a family a parent just made in the app (audited as
+    ``family_created``, not as an import)."""
     with ft.db.write() as session:
         families.save_profile(
-            session, profile=profile, actor="parent", rating_cap=ft.config.max_content_rating_cap
+            session, profile=profile, actor="parent", rating_cap=ft.config.max_content_rating_cap,
+            created_in_app=created,
         )
     return load_profile(ft, profile.family_id)
 
@@ -180,14 +199,40 @@ def set_privacy_level(ft: Famtune, family_id: str, level: str) -> str:
 # -- recommendations and interactions --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Ideas:
+    """Suggestions for a moment, and a sentence about the moment (bedtime) or None."""
+
+    batch: Batch
+    note: str | None = None
+
+
 def recommend(
     facade: SimpleFineTuningIntegration,
     family_id: str,
     context: dict[str, Any],
     target: str | None,
     n: int = 5,
-) -> Batch:
-    return facade.recommend(family_id, context, target, n=n)
+) -> Ideas:
+    from engine.context import parse_context
+    from engine.recommend.general import wind_down_note
+
+    batch = facade.recommend(family_id, context, target, n=n)
+    profile = load_profile(facade.ft, family_id)
+    members = [target] if target else []
+    note = wind_down_note(profile, parse_context(context), members)
+    if note:  # bedtime: calm, short ideas or none (ranked first; the rest is dropped here)
+        from dataclasses import replace
+
+        from engine.catalog import load_builtin_catalog
+        from engine.recommend.general import winds_down
+
+        known = {item.id: item for item in load_builtin_catalog()}
+        calm = [
+            r for r in batch.recommendations if r.id not in known or winds_down(known[r.id])
+        ]
+        batch = replace(batch, recommendations=calm)
+    return Ideas(batch, note)
 
 
 def record(
@@ -223,6 +268,31 @@ def check_pin(ft: Famtune, pin: str, now: datetime) -> PinCheck:
 def set_pin(ft: Famtune, new_pin: str, current_pin: str | None, now: datetime) -> bool:
     with ft.db.write() as session:
         return parental.set_pin(session, new_pin, current_pin=current_pin, now=now)
+
+
+def set_pin_with_code(ft: Famtune, new_pin: str, now: datetime) -> str:
+    """Set the first PIN and issue its recovery code (returned, to be shown once)."""
+    with ft.db.write() as session:
+        parental.set_pin(session, new_pin, current_pin=None, now=now)
+        return pin_recovery.issue_recovery_code(session)
+
+
+def new_recovery_code(ft: Famtune) -> str:
+    """A new recovery code for the PIN (the parental lock is open), replacing the old one."""
+    with ft.db.write() as session:
+        if not parental.pin_is_set(session):
+            raise FamtuneError("Set a parental PIN first.")
+        return pin_recovery.issue_recovery_code(session)
+
+
+def has_recovery_code(ft: Famtune) -> bool:
+    with ft.db.read() as session:
+        return pin_recovery.has_recovery_code(session)
+
+
+def recover_pin(ft: Famtune, code: str, new_pin: str, now: datetime) -> pin_recovery.Recovery:
+    with ft.db.write() as session:
+        return pin_recovery.recover_pin(session, code, new_pin, now=now)
 
 
 def kiosk_exit(ft: Famtune, pin: str, now: datetime) -> PinCheck:

@@ -31,7 +31,7 @@ def ask_pin(
     """Open the keypad; when the PIN checks out, close it, (optionally) unlock the parental
     lock for this visit and call ``on_ok(pin)``. A wrong PIN keeps the dialog open with the
     engine's message and waits out its back-off."""
-    dialog = PinDialog(title, parent=parent)
+    dialog = PinDialog(title, parent=parent, can_recover=True)
 
     def checked(pin: str, result: PinCheck) -> None:
         if result.ok:
@@ -58,7 +58,13 @@ def ask_pin(
             what="checking the PIN",
         )
 
+    def forgot() -> None:
+        from famtune_gui.recovery import open_recovery
+
+        open_recovery(session, parent)
+
     dialog.pin_entered.connect(entered)
+    dialog.forgot.connect(forgot)
     dialog.finished.connect(dialog.deleteLater)
     dialog.open()
     return dialog

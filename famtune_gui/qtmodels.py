@@ -15,6 +15,7 @@ from PySide6.QtCore import (
 )
 
 from engine.db.tables import AuditEvent
+from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.fmt import local
 
 T = TypeVar("T")
@@ -71,15 +72,6 @@ class ObjectListModel(QAbstractListModel, Generic[T]):
         self.endRemoveRows()
 
 
-def _details(details: dict[str, Any]) -> str:
-    parts = []
-    for key, value in details.items():
-        if isinstance(value, dict | list):
-            value = "…"
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
-
-
 class AuditTableModel(QAbstractTableModel):
     """The audit trail, newest first: when, what, which family, who, details."""
 
@@ -114,12 +106,12 @@ class AuditTableModel(QAbstractTableModel):
         if column == 0:
             return local(event.created_at).strftime("%d %b %H:%M:%S")
         if column == 1:
-            return event.event_type.replace("_", " ")
+            return event_words(event.event_type)
         if column == 2:
             return event.family_id or ""
         if column == 3:
             return event.actor
-        return _details(dict(event.details or {}))
+        return details_words(dict(event.details or {}))
 
     def set_events(self, events: Sequence[AuditEvent]) -> None:
         self.beginResetModel()

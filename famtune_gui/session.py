@@ -125,6 +125,7 @@ class EngineSession(QObject):
     pin_state_changed = Signal(bool)
     vocabulary_loaded = Signal(object)  # ops.Vocabulary
     reopened = Signal()
+    draft_changed = Signal(str)  # the name of a new family being edited, '' when none
 
     def __init__(
         self,
@@ -148,6 +149,7 @@ class EngineSession(QObject):
         self.clock = clock
         self.local_clock = local_clock
         self.families: list[ops.FamilyRef] = []
+        self.families_known = False  # False until the first list arrives (screens say "loading")
         self.family_id: str | None = None
         self.profile: FamilyProfile | None = None
         self.pin_set = False
@@ -249,6 +251,7 @@ class EngineSession(QObject):
 
     def _set_families(self, refs: list[ops.FamilyRef], select: str | None = None) -> None:
         self.families = refs
+        self.families_known = True
         self.families_changed.emit(refs)
         ids = [r.family_id for r in refs]
         wanted = select or self.family_id or self.prefs.get("family")
@@ -267,6 +270,11 @@ class EngineSession(QObject):
         self.prefs.set("family", family_id)
         self.family_selected.emit(family_id)
         self.reload_profile()
+
+    @property
+    def is_demo(self) -> bool:
+        """Whether the current family is the bundled demo family."""
+        return any(r.family_id == self.family_id and r.is_demo for r in self.families)
 
     def reload_profile(self) -> None:
         family_id = self.family_id

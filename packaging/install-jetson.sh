@@ -51,6 +51,7 @@ readonly APT_PACKAGES=(
     libopenblas-dev
     libxkbcommon0 libwayland-client0 libwayland-cursor0 libwayland-egl1
     libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core
+    libxcb-cursor0  # Qt's xcb platform needs it (QT_QPA_PLATFORM=xcb under cage's Xwayland)
 )
 readonly DISPLAY_MANAGERS=(gdm3 gdm lightdm sddm)
 
@@ -216,7 +217,7 @@ main() {
     run install -d -o "$USER_NAME" -g "$USER_NAME" -m 0700 "$DATA_DIR" "$CACHE_DIR"
     run runuser -u "$USER_NAME" -- env -C "$DATA_DIR" "HOME=$DATA_DIR" "XDG_CACHE_HOME=$CACHE_DIR" \
         HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-        "$VENV/bin/famtune-engine" --home "$DATA_DIR" init
+        "$VENV/bin/famtune-engine" --home "$DATA_DIR" init --no-demo
     run chown -R "$USER_NAME:$USER_NAME" "$DATA_DIR"
     run chmod 0700 "$DATA_DIR"
 

@@ -2,9 +2,14 @@
 
     .venv/bin/python scripts/screenshots.py [--size 1024x600] [--out docs/screenshots]
 
-The demo family is loaded into a temporary data directory (the real base model is assembled
-there, which takes a few seconds). Two fake model versions and a replayed training run give
-the model screen something to show; nothing here trains or runs the LLM.
+First run is live: an empty data directory, the real set-up in the background (it assembles
+the base model) while the five steps are filled in with taps and the on-screen keyboard. Then
+the demo family is loaded into another temporary data directory. PIN recovery and the
+on-screen keyboard over a dialog are live dialogs, drawn over the window they belong to (a
+dialog is its own window). Where cage and grim are installed, the keyboard is also shown
+under the real kiosk stack (``kiosk-keyboard-cage.png``, grim's screenshot of cage's output,
+1280x720). Two fake model versions and a replayed training run give the model screen
+something to show; nothing here trains or runs the LLM.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtGui import QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 PIN = "2468"
@@ -42,6 +49,85 @@ def grab(app: QApplication, widget: QWidget, path: Path) -> None:
         app.processEvents()
     widget.grab().save(str(path))
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def grab_over(app: QApplication, window: QWidget, dialog: QWidget, path: Path) -> None:
+    """The window with a dialog over it, centred, as the compositor shows it."""
+    for _ in range(8):
+        app.processEvents()
+    dialog.adjustSize()
+    for _ in range(3):
+        app.processEvents()
+    picture = window.grab()
+    shown = dialog.grab()
+    painter = QPainter(picture)
+    painter.setOpacity(0.55)
+    painter.fillRect(picture.rect(), Qt.GlobalColor.black)
+    painter.setOpacity(1.0)
+    corner = QPoint(
+        max(0, (picture.width() - shown.width()) // 2),
+        max(0, (picture.height() - shown.height()) // 2),
+    )
+    painter.drawPixmap(corner, shown)
+    painter.end()
+    picture.save(str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def first_run(app: QApplication, root: Path, size: tuple[int, int], out: Path, sfx: str) -> None:
+    """The guided set-up, live: welcome, then the five steps, typed and tapped."""
+    from famtune_gui.mainwindow import MainWindow
+    from famtune_gui.session import EngineSession
+    from famtune_gui.widgets.keyboard import enable_keyboard
+
+    session = EngineSession(root / "empty", "development")
+    window = MainWindow(session)
+    window.resize(*size)
+    window.show()
+    window.activateWindow()
+    setup: Any = window.first_run
+    grab(app, window, out / f"firstrun{sfx}.png")
+    enable_keyboard(True)
+    setup.start_button.click()
+    setup.name_page.field.edit.setFocus()
+    wait(app, lambda: window.keyboard.isVisible(), 5)
+    window.keyboard.type_text("Rivera")
+    grab(app, window, out / f"setup-name{sfx}.png")
+    window.keyboard.key("hide").click()
+    setup.next_button.click()
+    members = setup.members_page
+    for name, age, who, interests in (
+        ("Ana", 39, "parent", ["art", "cooking"]),
+        ("Leo", 5, "child", ["animals", "building"]),
+        ("Mia", 11, "child", ["science"]),
+    ):
+        members.name.edit.setText(name)
+        members.age.set_value(age)
+        members.role_choice._pick(who)
+        for interest in interests:
+            members.interests.chips[interest].click()
+        members.add_button.click()
+    members.name.edit.setText("Grandpa Joe")
+    members.age.set_value(71)
+    members.role_choice._pick("grandparent")
+    window.keyboard.detach()
+    grab(app, window, out / f"setup-members{sfx}.png")
+    setup.next_button.click()
+    setup.pin_page.pad.type_pin(PIN)
+    setup.pin_page.pad.type_pin(PIN)
+    grab(app, window, out / f"setup-pin{sfx}.png")
+    setup.next_button.click()
+    grab(app, window, out / f"setup-limits{sfx}.png")
+    setup.next_button.click()
+    grab(app, window, out / f"setup-code{sfx}.png")
+    setup.next_button.click()  # Finish: waits for the set-up in the background
+    wait(app, lambda: window.first_run is None, 180)
+    home: Any = window.screen_named("home")
+    wait(app, lambda: home.last_batch is not None and session.bridge.pending == 0, 60)
+    grab(app, window, out / f"setup-done-home{sfx}.png")
+    enable_keyboard(False)
+    window.close()
+    session.close()
 
 
 def prepare_home(home: Path) -> None:
@@ -96,7 +182,8 @@ def fake_training(window: Any) -> None:
     """Replay a short training run into the model screen (no real training)."""
     from famtune_gui.training_view import TrainingUpdate
 
-    panel = window.screens["models"].training
+    screen = window.screens["models"]
+    panel = screen.training
     panel.started()
     total = 40
     for step in range(1, 29):
@@ -110,6 +197,7 @@ def fake_training(window: Any) -> None:
                 eta_s=(total - step) * 4.2,
             )
         )
+    screen.progress_line.setText("Training now: 70% done, about 50 s left.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,23 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     apply_theme(app)
     with tempfile.TemporaryDirectory(prefix="famtune-shots-") as tmp:
-        # First run: an empty data directory.
-        empty = EngineSession(Path(tmp) / "empty", "development")
-        first = MainWindow(empty)
-        first.resize(width, height)
-        first.show()
-        if first.first_run is not None:
-            first.first_run.running = True
-            for line in (
-                "data directory ready",
-                "database schema created",
-                "assembling the bundled Gemma 3 270M base model",
-            ):
-                first.first_run._say(line)
-            first.first_run.progress.show()
-            first.first_run.start_button.hide()
-        grab(app, first, out / f"firstrun{suffix}.png")
-        first.close()
+        first_run(app, Path(tmp), (width, height), out, suffix)
 
         home = Path(tmp) / "home"
         print("preparing a data directory with the demo family…")
@@ -194,8 +266,37 @@ def main(argv: list[str] | None = None) -> int:
         grab(app, window, out / f"family-error{suffix}.png")
         window.banner.hide()
 
+        # The on-screen keyboard over a dialog (Family → Add), typed with its keys.
+        from famtune_gui.recovery import RecoveryDialog
+        from famtune_gui.widgets.dialogs import TextPrompt
+        from famtune_gui.widgets.keyboard import enable_keyboard
+
+        enable_keyboard(True)
+        family._ask_new_member()
+        prompt = next(w for w in app.topLevelWidgets() if isinstance(w, TextPrompt))
+        prompt.keyboard.type_text("Ana-Maria")
+        grab_over(app, window, prompt, out / f"keyboard-dialog{suffix}.png")
+        prompt.reject()
+
         parents: Any = window.show_screen("parents")
         grab(app, window, out / f"parents-gate{suffix}.png")
+        # PIN recovery: the code typed on the on-screen keys, then the new code, shown once
+        with session.ft.db.write() as db:
+            from engine import pin_recovery
+
+            code = pin_recovery.issue_recovery_code(db)
+        parents.gate.forgot_button.click()
+        recovery = next(w for w in app.topLevelWidgets() if isinstance(w, RecoveryDialog))
+        recovery.keyboard.type_text(code)
+        grab_over(app, window, recovery, out / f"recovery-code{suffix}.png")
+        recovery.next_button.click()
+        recovery.pad.type_pin(PIN)
+        recovery.pad.type_pin(PIN)
+        wait(app, lambda: recovery.step == "done")
+        grab_over(app, window, recovery, out / f"recovery-done{suffix}.png")
+        recovery.accept()
+        enable_keyboard(False)
+        window.banner.hide()
         parents.gate.pad.type_pin(PIN)
         wait(app, lambda: session.lock.unlocked)
         grab(app, window, out / f"parents-content{suffix}.png")
@@ -215,9 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         parents.tabs.setCurrentIndex(4)
         grab(app, window, out / f"parents-switches{suffix}.png")
 
-        window.show_screen("models")
+        models: Any = window.show_screen("models")
         wait(app, lambda: session.bridge.pending == 0)
         fake_training(window)
+        grab(app, window, out / f"models-summary{suffix}.png")
+        models.details_button.click()  # the numbers, under Details
         grab(app, window, out / f"models{suffix}.png")
 
         # Real samples of this machine, taken quickly and then spread over the chart's two
@@ -245,8 +348,27 @@ def main(argv: list[str] | None = None) -> int:
         grab(app, window, out / f"dimmed{suffix}.png")
         window.close()
         session.close()
-        empty.close()
+        if not suffix:
+            kiosk(home, out)
     return 0
+
+
+def kiosk(home: Path, out: Path) -> None:
+    """The keyboard under the real kiosk stack, where cage and grim are installed."""
+    import importlib.util
+
+    script = ROOT / "scripts" / "kiosk_keyboard.py"
+    spec = importlib.util.spec_from_file_location("kiosk_keyboard", script)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reason = module.missing()
+    if reason:
+        print(f"kiosk-keyboard-cage.png not made: {reason}")
+        return
+    result = module.run_under_cage(home, out / "kiosk-keyboard-cage.png")
+    print(f"wrote kiosk-keyboard-cage.png (typed {result['typed']!r} under cage)")
 
 
 if __name__ == "__main__":

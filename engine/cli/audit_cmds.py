@@ -14,6 +14,7 @@ from typing import Any
 
 from engine import audit, datarights
 from engine import pin as parental
+from engine.cli import pin_recovery_cmds
 from engine.cli.common import (
     Result,
     open_engine,
@@ -55,6 +56,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     pin.add_parser("check", parents=[common], help="check a PIN (exit 0 when right)").set_defaults(
         func=cmd_pin_check
     )
+    pin_recovery_cmds.register(pin, common)
 
     p = sub.add_parser("data", parents=[common], help="data rights: export and erase")
     data = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)

@@ -8,13 +8,20 @@ small, named parts (so the reason can say which ones mattered):
 - ``weather`` / ``place``: rain, snow or storms push outdoor things down, being away from home
   pushes long or costly things down;
 - ``evening``: long or high-energy things on a school night or late at night are pushed down;
-- ``group`` / ``age``: the audience fits the item's group size and age range;
+- ``group`` / ``age``: the audience fits the item's group size and age range; grown-ups on
+  their own get grown-up ideas (things made for young children go down, teen-and-up things
+  go up);
 - ``interests``: the audience's interests and preferred topics meet the item's topics;
 - ``family``: the family's content categories and educational focus;
 - ``activity``: what the family is doing now (homework, bedtime, playtime...);
 - ``history``: what this family accepted, completed, rated or dismissed before, by item,
   topic and category, with older taps counting less;
 - ``variety``: things shown in the last two days are pushed down a little.
+
+Late on a school night with a child in the audience (``night``, not Friday or Saturday,
+anyone 12 or younger) calm, short things come first (``bedtime``: everything else goes far
+down, still ranked, so ``rank`` keeps every safe item) and ``recommend`` offers only those,
+to wind down for bed (:func:`wind_down_note` says so in words); when none fits, nothing.
 
 Every candidate passes the safety validator before it is ranked; blocked items never come out.
 Ties break on the item id, so the same inputs always give the same answer.
@@ -60,6 +67,12 @@ ACTIVITY_HINTS: dict[str, tuple[set[str], str | None]] = {
 WET = {"rain", "rainy", "storm"}
 SNOWY = {"snow", "snowy"}
 AWAY = {"away", "travel", "car"}
+ADULT_AGE = 18
+BEDTIME_CHILD_AGE = 12  # an audience with anyone this young winds down late on a school night
+CALM_CATEGORIES = frozenset({"relaxation", "reading", "music"})
+WIND_DOWN_MAX_MINUTES = 45
+WIND_DOWN_NOTE = "It is late on a school night: time to wind down for bed."
+NOT_FOR_BEDTIME = -6.0  # below any calm item whatever else it scores
 
 
 @dataclass(frozen=True)
@@ -209,7 +222,11 @@ class GeneralEngine:
         n: int = 5,
         at: datetime | None = None,
     ) -> list[Recommendation]:
-        ranked = self.rank(profile, context, items, members=members, taste=taste, at=at)
+        ranked = [
+            s
+            for s in self.rank(profile, context, items, members=members, taste=taste, at=at)
+            if s.parts.get("bedtime", 0.0) >= 0  # wind down, or nothing
+        ]
         audience = self.validator.audience(profile, members, context.family_members)
         interests = interests_of(audience.members)
         return [
@@ -226,7 +243,9 @@ class GeneralEngine:
         parts["place"] = _place(item, req.factors)
         parts["evening"] = _evening(item, req)
         parts["group"] = _group(item, req.people)
-        parts["age"] = -1.2 if item.max_age is not None and req.youngest > item.max_age else 0.0
+        parts["age"] = _age(item, req)
+        if req.wind_down:
+            parts["bedtime"] = 0.5 if winds_down(item) else NOT_FOR_BEDTIME
         tags = set(item.topics) | set(item.categories)
         parts["interests"] = sum(min(2, len(w & tags)) * 0.5 for w in req.wanted) / len(req.wanted)
         parts["family"] = (0.25 if req.categories & tags else 0.0) + (
@@ -263,6 +282,7 @@ class _Request:
     time_of_day: str
     weekend: bool
     school_night: bool
+    wind_down: bool
     people: int
     youngest: int
     wanted: tuple[frozenset[str], ...]
@@ -277,15 +297,19 @@ class _Request:
         prefs = profile.preferences
         text = (context.current_activity or "").lower()
         hint = next((h for word, h in ACTIVITY_HINTS.items() if word in text), None)
+        youngest = min(m.age for m in audience.members)
+        school_night = "school_night" in factors or (
+            late and not context.is_weekend and context.day_of_week != "friday"
+        )
         return cls(
             best_time=best_time_for(context.time_of_day),
             factors=factors,
             time_of_day=context.time_of_day,
             weekend=context.is_weekend,
-            school_night="school_night" in factors
-            or (late and not context.is_weekend and context.day_of_week != "friday"),
+            school_night=school_night,
+            wind_down=is_wind_down(context.time_of_day, school_night, youngest),
             people=len(audience.members),
-            youngest=min(m.age for m in audience.members),
+            youngest=youngest,
             wanted=tuple(
                 frozenset(
                     normalize_topic(t)
@@ -300,6 +324,50 @@ class _Request:
             ),
             activity_hint=hint,
         )
+
+
+def is_wind_down(time_of_day: str, school_night: bool, youngest: int) -> bool:
+    """Late on a school night with a child in the audience."""
+    return time_of_day == "night" and school_night and youngest <= BEDTIME_CHILD_AGE
+
+
+def wind_down_note(
+    profile: FamilyProfile, context: RequestContext, members: Sequence[str] = ()
+) -> str | None:
+    """The sentence that goes with wind-down suggestions (None when it is not bedtime)."""
+    from engine.safety.validator import build_audience
+
+    audience = build_audience(profile, members, context.family_members)
+    factors = frozenset(normalize_topic(f) for f in context.environmental_factors)
+    late = context.time_of_day in ("evening", "night")
+    school_night = "school_night" in factors or (
+        late and not context.is_weekend and context.day_of_week != "friday"
+    )
+    youngest = min(m.age for m in audience.members)
+    return WIND_DOWN_NOTE if is_wind_down(context.time_of_day, school_night, youngest) else None
+
+
+def winds_down(item: CatalogItem) -> bool:
+    """Calm and short enough for the last thing before bed."""
+    return (
+        item.energy == "low"
+        and bool(CALM_CATEGORIES & set(item.categories))
+        and item.duration_minutes <= WIND_DOWN_MAX_MINUTES
+    )
+
+
+def _age(item: CatalogItem, req: _Request) -> float:
+    """Outgrown things go down; grown-ups alone get grown-up ideas."""
+    if item.max_age is not None and req.youngest > item.max_age:
+        return -1.2
+    if req.youngest >= ADULT_AGE:
+        if item.min_age >= 13:
+            return 0.8
+        if item.min_age <= 6:
+            return -0.8  # made for young children
+        if item.min_age <= 9:
+            return -0.3
+    return 0.0
 
 
 def _weather(item: CatalogItem, factors: frozenset[str]) -> float:
@@ -369,6 +437,7 @@ _REASON_OF = {
     "family": "it fits your family's favourite kinds of activity",
     "group": "it is right for a group this size",
     "place": "it fits where you are",
+    "bedtime": "it is calm and short, right for winding down before bed",
 }
 _TIME_WORDS = {"early_morning": "early morning", "midday": "middle of the day"}
 

@@ -26,7 +26,7 @@ from engine.errors import ValidationFailed
 from engine.profiles import FamilyProfile
 from engine.safety.validator import name_parts
 from famtune_gui import ops
-from famtune_gui.fmt import field_words, plain_error, words
+from famtune_gui.fmt import field_words, plain_error, slug, words
 from famtune_gui.pin_prompt import with_pin
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.screens.forms import FamilyForm, Form, MemberForm
@@ -37,10 +37,6 @@ from famtune_gui.widgets.dialogs import TextPrompt
 from famtune_gui.widgets.pickers import Segmented
 
 MEMBER_PATH = re.compile(r"^members\[(\d+)\]\.(.+)$")
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "member"
 
 
 def member_label(member: dict[str, Any]) -> str:
@@ -70,6 +66,7 @@ class FamilyScreen(QWidget):
         self.doc: dict[str, Any] | None = None
         self.saved_ids: set[str] = set()
         self.dirty = False
+        self.drafting = False  # a new family made here, not saved yet
         self.members: ObjectListModel[dict[str, Any]] = ObjectListModel(member_label)
         self.current = -1
 
@@ -184,19 +181,29 @@ class FamilyScreen(QWidget):
     def _profile_loaded(self, profile: FamilyProfile) -> None:
         if self.dirty and self.doc is not None and self.doc.get("familyId") == profile.family_id:
             return  # keep the parent's unsaved edits
-        self.set_document(profile.to_json(), saved=True)
+        same = self.doc is not None and self.doc.get("familyId") == profile.family_id
+        self.set_document(profile.to_json(), saved=True, keep=self.current if same else 0)
 
-    def set_document(self, doc: dict[str, Any], *, saved: bool) -> None:
+    def set_document(self, doc: dict[str, Any], *, saved: bool, keep: int = 0) -> None:
+        """Show ``doc``; ``keep``: the member to select (the one being edited before)."""
         self.current = -1
         self.doc = copy.deepcopy(doc)
         if saved:
             self.saved_ids = {str(m["userId"]) for m in doc.get("members", [])}
         self.members.set_items(self.doc.get("members", []))
         self.family_form.load(self.doc)
-        self.general_error.clear()
+        self._clear_errors()
         self._page(self.page_choice.value() or "members")
-        self.select_member(0 if self.doc.get("members") else -1)
+        count = len(self.doc.get("members", []))
+        self.select_member(min(max(keep, 0), count - 1) if count else -1)
         self._set_dirty(not saved)
+        if saved:
+            self._set_drafting(False)
+
+    def _set_drafting(self, drafting: bool) -> None:
+        self.drafting = drafting
+        name = str((self.doc or {}).get("familyName") or "") if drafting else ""
+        self.session.draft_changed.emit(name)
 
     def select_member(self, row: int) -> None:
         self._store_member()
@@ -322,9 +329,11 @@ class FamilyScreen(QWidget):
             saved=False,
         )
         self.saved_ids = set()
+        self._set_drafting(True)
 
     def revert(self) -> None:
         self._set_dirty(False)
+        self._set_drafting(False)
         if self.session.profile is not None:
             self.set_document(self.session.profile.to_json(), saved=True)
         else:
@@ -344,6 +353,19 @@ class FamilyScreen(QWidget):
         if doc is None:
             return
         self._clear_errors()
+        unnamed = next(
+            (
+                i
+                for i, m in enumerate(doc["members"])
+                if "displayName" in m and not str(m["displayName"]).strip()
+            ),
+            None,
+        )
+        if unnamed is not None:
+            self.show_validation_error(
+                ValidationFailed(f"members[{unnamed}].displayName", "every member needs a name")
+            )
+            return
         self.session.run(
             partial(ops.prepare_profile, self.session.ft, doc),
             self._prepared,
@@ -360,8 +382,11 @@ class FamilyScreen(QWidget):
             commit()
 
     def _commit(self, profile: FamilyProfile) -> None:
+        created = self.drafting and profile.family_id not in {
+            r.family_id for r in self.session.families
+        }
         self.session.run(
-            partial(ops.save_profile, self.session.ft, profile),
+            partial(ops.save_profile, self.session.ft, profile, created),
             self._saved,
             self._refused,
             owner=self,
@@ -370,7 +395,7 @@ class FamilyScreen(QWidget):
 
     def _saved(self, profile: FamilyProfile) -> None:
         self._set_dirty(False)
-        self.set_document(profile.to_json(), saved=True)
+        self.set_document(profile.to_json(), saved=True, keep=self.current)
         self.session.profile_saved(profile)
         self.session.notify(f"Saved {profile.family_name or profile.family_id}.")
 
@@ -416,6 +441,8 @@ class FamilyScreen(QWidget):
             self.import_file(Path(path))
 
     def import_file(self, path: Path) -> None:
+        self._clear_errors()
+
         def read(change: ops.ProfileChange) -> None:
             self.set_document(change.profile.to_json(), saved=False)
             self._prepared(change)

@@ -9,13 +9,20 @@ from collections.abc import Sequence
 from typing import Any, get_args
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.profiles import CommunicationStyle, Difficulty, LearningStyle, Role, SafetyLevel
 from famtune_gui.fmt import words
 from famtune_gui.theme import role
 from famtune_gui.widgets.chips import ChipEditor
+from famtune_gui.widgets.limited_edit import LimitedLineEdit
 from famtune_gui.widgets.pickers import ChoiceButton, Segmented, Stepper
+
+NAME_LIMIT = 80
+
+
+def cut_text(dropped: int) -> str:
+    return f"Names have at most {NAME_LIMIT} characters: {dropped:,} were cut."
 
 
 def options(values: Sequence[str]) -> list[tuple[str, str]]:
@@ -112,9 +119,9 @@ class Form(QWidget):
 class MemberForm(Form):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.name = QLineEdit()
-        self.name.setMaxLength(80)
+        self.name = LimitedLineEdit(limit=NAME_LIMIT)
         self.name.setPlaceholderText("Name")
+        self.name.trimmed.connect(lambda n: self.show_error("displayName", cut_text(n)))
         self.id_label = QLabel()
         role(self.id_label, "small")
         self.age = Stepper(0, 120)
@@ -128,11 +135,8 @@ class MemberForm(Form):
 
         self.add("displayName", "Name", self.name)
         self.rows.addWidget(self.id_label)
-        self.pair(
-            ("age", "Age", self.age),
-            ("role", "Role", self.role_choice),
-            ("preferences.learningStyle", "Learns best by", self.learning),
-        )
+        self.pair(("age", "Age", self.age), ("role", "Role", self.role_choice))
+        self.add("preferences.learningStyle", "Learns best by", self.learning)
         self.add("preferences.difficultyLevel", "Difficulty", self.difficulty)
         self.add("safetyLevel", "Safety level", self.safety, note="parental PIN")
         self.add("preferences.interests", "Interests", self.interests)
@@ -177,8 +181,8 @@ class MemberForm(Form):
     def dump(self) -> dict[str, Any]:
         doc = dict(self._doc)
         name = self.name.text().strip()
-        if name:
-            doc["displayName"] = name
+        if name or "displayName" in doc:
+            doc["displayName"] = name  # a name cleared by the parent stays empty: refused
         else:
             doc.pop("displayName", None)
         doc["age"] = self.age.value()
@@ -198,8 +202,8 @@ class MemberForm(Form):
 class FamilyForm(Form):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.family_name = QLineEdit()
-        self.family_name.setMaxLength(80)
+        self.family_name = LimitedLineEdit(limit=NAME_LIMIT)
+        self.family_name.trimmed.connect(lambda n: self.show_error("familyName", cut_text(n)))
         self.id_label = QLabel()
         role(self.id_label, "small")
         self.style_choice = ChoiceButton(options(get_args(CommunicationStyle)))

@@ -1,4 +1,8 @@
-"""Home: who is here, the current context, and recommendation cards to act on."""
+"""Home: who is here, the current moment, and recommendation cards to act on.
+
+The moment (part of the day, day of the week) follows the clock until a parent picks another
+one: then it is pinned, says so, and "Back to now" lets it follow the clock again. Who is here
+stays as tapped when the moment changes."""
 
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ FACTORS = (
 FACTOR_SETS = (frozenset({"home", "away"}), frozenset({"sunny", "rain", "snow"}))
 STALE_S = 600
 N_IDEAS = 5
+CLOCK_CHECK_MS = 30_000
+DEMO_NOTE = "This is the demo family. To set up your own: Family → New family."
 
 
 class HomeScreen(QWidget):
@@ -50,6 +56,8 @@ class HomeScreen(QWidget):
         self._request = 0
         self._refreshed_at: datetime | None = None
         self._defaults_for: str = ""
+        self.pinned = False  # the parent chose a moment other than now
+        self.note: str | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -63,7 +71,11 @@ class HomeScreen(QWidget):
         self.day_choice = ChoiceButton([(d, words(d)) for d in DAYS])
         self.refresh_button = QPushButton("New ideas")
         role(self.refresh_button, "primary")
+        self.now_button = QPushButton("Back to now")
+        self.now_button.setAccessibleName("The moment is pinned; tap to follow the clock again")
+        self.now_button.hide()
         top.addWidget(self.who, 1)
+        top.addWidget(self.now_button, 0, Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.time_choice, 0, Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.day_choice, 0, Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.refresh_button, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -85,14 +97,23 @@ class HomeScreen(QWidget):
         self._debounce.setInterval(400)
         self._debounce.timeout.connect(self.refresh)
 
+        self._clock = QTimer(self)
+        self._clock.setInterval(CLOCK_CHECK_MS)
+        self._clock.timeout.connect(self.follow_clock)
+        self._clock.start()
+
         self.refresh_button.clicked.connect(self.refresh)
-        self.time_choice.changed.connect(self._time_changed)
-        self.day_choice.changed.connect(lambda _v: self._debounce.start())
+        self.now_button.clicked.connect(self.unpin)
+        self.time_choice.changed.connect(self._moment_picked)
+        self.day_choice.changed.connect(self._moment_picked)
         self.factors.changed.connect(self._debounce.start)
         self.cards.acted.connect(self._acted)
         session.profile_loaded.connect(self._profile_loaded)
         session.family_selected.connect(self._family_selected)
         session.personalization_changed.connect(lambda _on: self.refresh())
+        session.families_changed.connect(
+            lambda _refs: self._family_selected(session.family_id or "")
+        )
         self.reset_context()
         if session.profile is not None:
             self._profile_loaded(session.profile)
@@ -107,9 +128,40 @@ class HomeScreen(QWidget):
         self.time_choice.set_value(time_of_day_for(now.hour))
         day = day_of_week_for(now)
         self.day_choice.set_value(day)
-        factors = ["home", *(["weekend"] if day in WEEKEND_DAYS else [])]
-        self.factors.set_values(factors)
+        factors = [f for f in self.factors.values() if f != "weekend"] or ["home"]
+        self.factors.set_values([*factors, *(["weekend"] if day in WEEKEND_DAYS else [])])
         self._defaults_for = self.time_choice.value() or ""
+        self._set_pinned(False)
+
+    def _clock_moment(self) -> tuple[str, str]:
+        now = self.session.local_clock()
+        return time_of_day_for(now.hour), day_of_week_for(now)
+
+    def _moment_picked(self, _value: str) -> None:
+        """A parent chose the time or the day: pinned unless it is simply now."""
+        self._set_pinned(
+            (self.time_choice.value(), self.day_choice.value()) != self._clock_moment()
+        )
+        self._debounce.start()
+
+    def _set_pinned(self, pinned: bool) -> None:
+        self.pinned = pinned
+        self.now_button.setVisible(pinned)
+        self.time_choice.setProperty("pinned", pinned)
+        self.time_choice.setToolTip("Pinned: not following the clock" if pinned else "")
+
+    def unpin(self) -> None:
+        """Back to now: the moment follows the clock again."""
+        self.reset_context()
+        self.refresh()
+
+    def follow_clock(self) -> None:
+        """Unless pinned, move to the clock's moment when it has changed (and refresh)."""
+        if self.pinned:
+            return
+        if (self.time_choice.value(), self.day_choice.value()) != self._clock_moment():
+            self.reset_context()
+            self.refresh()
 
     def present(self) -> list[str]:
         return [a.member_id for a in self.avatars if a.isChecked()]
@@ -124,7 +176,7 @@ class HomeScreen(QWidget):
         }
 
     def _presence_key(self) -> str:
-        return f"presence/{self.session.family_id}/{self.time_choice.value()}"
+        return f"presence/{self.session.family_id}"
 
     def _apply_presence(self) -> None:
         saved = self.session.prefs.get(self._presence_key())
@@ -136,18 +188,20 @@ class HomeScreen(QWidget):
         self.session.prefs.set(self._presence_key(), self.present())
         self._debounce.start()
 
-    def _time_changed(self, _value: str) -> None:
-        self._apply_presence()
-        self._debounce.start()
-
     # -- family --------------------------------------------------------------------------------
 
     def _family_selected(self, family_id: str) -> None:
+        if family_id and self.session.profile is None:
+            self.model.set_items([])
+            self.cards.set_empty_text("Loading your family…")
+            return
         if not family_id:
             self._set_members(None)
             self.model.set_items([])
             self.cards.set_empty_text(
                 "No family yet. Open Family to import a profile or load the demo family."
+                if self.session.families_known
+                else "Loading your family…"
             )
             self.status.setText(" ")
 
@@ -174,10 +228,13 @@ class HomeScreen(QWidget):
 
     def on_shown(self) -> None:
         now = self.session.local_clock()
-        if self._refreshed_at is None or (now - self._refreshed_at).total_seconds() > STALE_S:
-            if time_of_day_for(now.hour) != self._defaults_for:
-                self.reset_context()
-                self._apply_presence()
+        moved = not self.pinned and (
+            (self.time_choice.value(), self.day_choice.value()) != self._clock_moment()
+        )
+        if moved:
+            self.reset_context()
+        stale = self._refreshed_at is None or (now - self._refreshed_at).total_seconds() > STALE_S
+        if moved or stale:
             self.refresh()
 
     def refresh(self) -> None:
@@ -199,22 +256,27 @@ class HomeScreen(QWidget):
         self._refreshed_at = self.session.local_clock()
         self.session.run(
             partial(ops.recommend, self.session.facade, family_id, context, target, N_IDEAS),
-            lambda batch: self._show(request, batch),
+            lambda ideas: self._show(request, ideas.batch, ideas.note),
             lambda exc: self._failed(request, exc),
             lane="model",
             owner=self,
             what="finding ideas",
         )
 
-    def _show(self, request: int, batch: Batch) -> None:
+    def _show(self, request: int, batch: Batch, note: str | None = None) -> None:
         if request != self._request:
             return  # an older answer
         self.last_batch = batch
+        self.note = note
         self.session.freeze_after("recommendations")  # the catalog and its indexes are loaded
         self.session.metrics.log("recommend.latency_ms", batch.latency_ms)
         if batch.tokens_per_s:
             self.session.metrics.log("inference.tokens_per_s", batch.tokens_per_s)
-        self.cards.set_empty_text("No safe ideas fit right now. Try another time or place.")
+        self.cards.set_empty_text(
+            f"{note} Nothing to suggest now: sleep well!"
+            if note
+            else "No safe ideas fit right now. Try another time or place."
+        )
         self.model.set_items(batch.recommendations)
         if batch.source == "family-model":
             text = f"Chosen by your family's own model (version {batch.model_version})."
@@ -224,6 +286,12 @@ class HomeScreen(QWidget):
                 text += " " + LOW_MEMORY_REASON
             elif batch.fallback_reason:
                 text += " The family model could not answer this time."
+        if note:
+            text = f"{note} {text}"
+        if self.pinned:
+            text = f"Pinned to {words(self.time_choice.value() or '').lower()}. {text}"
+        if self.session.is_demo:
+            text += " " + DEMO_NOTE
         role(self.status, "small")
         restyle(self.status)
         self.status.setText(text)

@@ -29,6 +29,13 @@ from famtune_gui.training_view import TrainingUpdate, describe, eta_text
 from famtune_gui.widgets.charts import StepChart
 from famtune_gui.widgets.dialogs import ConfirmDialog
 
+INTRO = (
+    "Your family model is famtune's small language model, trained on this device with only "
+    "your family's taps, so it learns which ideas your family enjoys. Keep tapping Let's do "
+    "it, Not now, Done and the stars on Home: it trains when there is enough, and a new "
+    "version is used only when it picks at least as well and passes every safety check."
+)
+
 
 def version_label(v: VersionInfo) -> str:
     state = {"active": "active", "rejected": "not used", "inactive": "kept"}.get(v.status, v.status)
@@ -53,7 +60,7 @@ def status_of(overview: ops.ModelsOverview, training: bool) -> tuple[str, str]:
     if not overview.personalization:
         return "Personalization is off (Parents → PIN & switches)", "status-info"
     return (
-        f"Waiting for data: {overview.since_last_model} of {overview.needed} interactions so far",
+        f"Learning from your taps: {overview.since_last_model} of {overview.needed} so far",
         "status-info",
     )
 
@@ -128,13 +135,23 @@ class ModelsScreen(QWidget):
         box = QVBoxLayout(summary)
         box.setContentsMargins(12, 8, 12, 8)
         box.setSpacing(2)
+        self.intro = QLabel(INTRO)
+        self.intro.setWordWrap(True)
+        box.addWidget(self.intro)
         self.status = QLabel(" ")
         role(self.status, "status-info")
         self.status.setWordWrap(True)
         self.details = QLabel(" ")
         self.details.setWordWrap(True)
+        self.details.hide()  # numbers: under "Details"
         role(self.details, "small")
-        box.addWidget(self.status)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        self.details_button = QPushButton("Details ▸")
+        self.details_button.setCheckable(True)
+        self.details_button.setAccessibleName("Show or hide the numbers")
+        status_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignBottom)
+        box.addLayout(status_row)
         box.addWidget(self.details)
         layout.addWidget(summary)
 
@@ -167,13 +184,22 @@ class ModelsScreen(QWidget):
         self.training = TrainingPanel()
         body.addWidget(self.list)
         body.addWidget(self.training, 1)
-        layout.addLayout(body, 1)
+        self.numbers = QWidget()  # the Details fold: versions, scores, the loss curve
+        self.numbers.setLayout(body)
+        body.setContentsMargins(0, 0, 0, 0)
+        self.numbers.hide()
+        layout.addWidget(self.numbers, 1)
+        self.progress_line = QLabel(" ")  # the plain progress, while the fold is closed
+        self.progress_line.setWordWrap(True)
+        layout.addWidget(self.progress_line)
+        layout.addStretch(0)
 
         self.train_button.clicked.connect(self.train)
         self.cancel_button.clicked.connect(session.cancel_training)
         self.rollback_button.clicked.connect(self.confirm_rollback)
         self.delete_button.clicked.connect(self.confirm_delete)
         self.validate_button.clicked.connect(self.validate)
+        self.details_button.toggled.connect(self.show_details)
         self.list.clicked.connect(lambda _i: self._buttons())
         session.family_selected.connect(lambda _f: self.refresh())
         session.training_event.connect(self._event)
@@ -185,6 +211,13 @@ class ModelsScreen(QWidget):
 
     def on_shown(self) -> None:
         self.refresh()
+
+    def show_details(self, shown: bool) -> None:
+        """The Details fold: the versions with their scores and the training curve."""
+        self.numbers.setVisible(shown)
+        self.details.setVisible(shown)
+        self.progress_line.setVisible(not shown)
+        self.details_button.setText("Details ▾" if shown else "Details ▸")
 
     def refresh(self) -> None:
         family_id = self.session.family_id
@@ -263,6 +296,12 @@ class ModelsScreen(QWidget):
         if family_id == self.session.family_id:
             update = describe(event)
             self.training.apply(update)
+            if update.fraction is not None:
+                eta = eta_text(update.eta_s)
+                self.progress_line.setText(
+                    f"Training now: {update.fraction * 100:.0f}% done"
+                    + (f", {eta}." if eta else ".")
+                )
             if update.kind == "outcome":
                 self.session.notify(
                     update.message, "ok" if (update.outcome or {}).get("activated") else "info"
@@ -271,6 +310,9 @@ class ModelsScreen(QWidget):
     def _ended(self, family_id: str, how: str) -> None:
         if family_id == self.session.family_id:
             self.training.ended(how)
+            self.progress_line.setText(
+                self.training.phase.text() if how != "finished" else "Training finished."
+            )
         self._buttons()
         self.refresh()
 

@@ -26,6 +26,7 @@ from engine.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.fmt import field_words, plain_error
 from famtune_gui.pin_prompt import ask_pin
+from famtune_gui.recovery import open_recovery, show_code
 from famtune_gui.screens.parental_data import AuditLog, PrivacyAndData
 from famtune_gui.screens.parental_safety import ContentLimits, TimeLimits, scroll
 from famtune_gui.session import EngineSession
@@ -46,14 +47,18 @@ class PinGate(QWidget):
         layout.setContentsMargins(0, 8, 0, 8)
         self.pad = PinPad()
         layout.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.forgot_button = QPushButton("Forgot the PIN?")
+        layout.addWidget(self.forgot_button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
         self.pad.submitted.connect(self.submit)
+        self.forgot_button.clicked.connect(lambda: open_recovery(self.session, self))
         session.pin_state_changed.connect(lambda _s: self.reset())
         self.reset()
 
     def reset(self) -> None:
         self._first = None
         self.pad.clear()
+        self.forgot_button.setVisible(self.session.pin_set)
         if self.session.pin_set:
             self.pad.title.setText("Parents only: enter the PIN")
             if not self.pad.paused:
@@ -101,13 +106,14 @@ class PinGate(QWidget):
             self.pad.set_message("The two PINs were different. Start again.", error=True)
             return
 
-        def done(_new: bool) -> None:
+        def done(code: str) -> None:
             self.session.set_pin_state(True)
             self.session.lock.unlock()
             self.session.notify("Parental PIN set.")
+            show_code(code, self)
 
         self.session.run(
-            partial(ops.set_pin, self.session.ft, pin, None, self.session.clock()),
+            partial(ops.set_pin_with_code, self.session.ft, pin, self.session.clock()),
             done,
             self._failed,
             owner=self,
@@ -137,10 +143,32 @@ class Switches(QWidget):
         layout.addSpacing(12)
         self.change_pin_button = QPushButton("Change the PIN…")
         layout.addWidget(self.change_pin_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addSpacing(12)
+        code_text = QLabel(
+            "The recovery code sets a new PIN when the PIN is forgotten. "
+            "A new code replaces the old one."
+        )
+        code_text.setWordWrap(True)
+        role(code_text, "small")
+        layout.addWidget(code_text)
+        self.recovery_button = QPushButton("Make a new recovery code…")
+        layout.addWidget(self.recovery_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
+        self.recovery_button.clicked.connect(self.new_recovery_code)
         self.personalization.clicked.connect(self.session.set_personalization)
         session.personalization_changed.connect(self.personalization.setChecked)
         self.change_pin_button.clicked.connect(self.change_pin)
+
+    def new_recovery_code(self) -> None:
+        self.session.run(
+            partial(ops.new_recovery_code, self.session.ft),
+            self._show_code,
+            owner=self,
+            what="making a new recovery code",
+        )
+
+    def _show_code(self, code: str) -> None:
+        show_code(code, self)
 
     def change_pin(self) -> None:
         ask_pin(self.session, self, "Change the PIN", self._new_pin, unlock=False)

@@ -3,7 +3,6 @@ PIN), and the audit log viewer with its chain check."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -25,7 +24,7 @@ from engine.audit import EVENT_TYPES, ChainReport
 from engine.profiles import FamilyProfile
 from engine.safety import member_name
 from famtune_gui import ops
-from famtune_gui.fmt import words
+from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.qtmodels import OBJECT_ROLE, AuditTableModel
 from famtune_gui.session import EngineSession
@@ -183,7 +182,9 @@ class AuditLog(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
-        self.filter = ChoiceButton([("", "All events")] + [(t, words(t)) for t in EVENT_TYPES])
+        self.filter = ChoiceButton(
+            [("", "All events")] + [(t, event_words(t)) for t in EVENT_TYPES]
+        )
         self.refresh_button = QPushButton("Refresh")
         self.verify_button = QPushButton("Verify chain")
         self.result = QLabel()
@@ -224,8 +225,8 @@ class AuditLog(QWidget):
     def _show_details(self, index: QModelIndex) -> None:
         event = self.model.data(index, OBJECT_ROLE)
         if event is not None:
-            details = json.dumps(event.details or {}, ensure_ascii=False)
-            self.details.setText(f"Event {event.id} ({words(event.event_type).lower()}): {details}")
+            details = details_words(dict(event.details or {})) or "no details"
+            self.details.setText(f"{event_words(event.event_type)}: {details}")
 
     def verify(self) -> None:
         self.result.setText("Checking…")

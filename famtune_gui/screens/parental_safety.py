@@ -25,6 +25,7 @@ from engine.profiles import RATINGS, TimeRestriction
 from famtune_gui.fmt import DAY_SHORT, SCHOOL_NIGHTS, WEEKEND, span_text, window_text
 from famtune_gui.theme import kinetic, role
 from famtune_gui.widgets.chips import ChipEditor, ChipGroup
+from famtune_gui.widgets.dialogs import TextPrompt
 from famtune_gui.widgets.pickers import Segmented, TimePicker
 
 RATING_TEXT = {"G": "G: everyone", "PG": "PG", "PG-13": "PG-13", "R": "R"}
@@ -66,6 +67,17 @@ class ContentLimits(QWidget):
         layout.addStretch(1)
         self.rating.changed.connect(lambda _v: self.changed.emit())
         self.blocked.changed.connect(self.changed.emit)
+        self.blocked.add_requested.connect(self.ask_topic)
+
+    def ask_topic(self) -> TextPrompt:
+        """ "+ Add": a topic that is not offered as a chip."""
+        prompt = TextPrompt(
+            "Block a topic", "A word or two, e.g. 'horror'", max_length=40, parent=self
+        )
+        prompt.text_entered.connect(self.blocked.add_value)
+        prompt.finished.connect(prompt.deleteLater)
+        prompt.open()
+        return prompt
 
     def set_cap(self, cap: str) -> None:
         allowed = RATINGS[: RATINGS.index(cap) + 1] if cap in RATINGS else RATINGS
@@ -123,7 +135,11 @@ class WindowEditor(QFrame):
         times.addWidget(self.start, 0, 1)
         times.addWidget(caption("To"), 1, 0)
         times.addWidget(self.end, 1, 1)
-        times.addWidget(self.summary, 0, 2, 2, 1)
+        times.addWidget(self.summary, 0, 2)
+        self.times_problem = QLabel(" ")  # beside the times it is about
+        role(self.times_problem, "error")
+        self.times_problem.setWordWrap(True)
+        times.addWidget(self.times_problem, 1, 2)
         times.setColumnStretch(2, 1)
         layout.addLayout(times)
         layout.addWidget(caption("Paused during this time"))
@@ -176,6 +192,7 @@ class WindowEditor(QFrame):
         elif not w["restrictedContent"]:
             problem = "Pick what to pause."
         self.problem.setText(problem)
+        self.times_problem.setText(problem if w["startTime"] == w["endTime"] else " ")
         self.done_button.setEnabled(not problem)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from famtune_gui.theme import ACCENT, MUTED, TEXT, role
@@ -23,6 +23,7 @@ class AvatarButton(QPushButton):
     """Checkable; ``isChecked()`` means present."""
 
     SIZE = 56
+    MAX_W = 120  # a long name is elided (the whole name is its accessible name)
 
     def __init__(self, member_id: str, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,12 +33,28 @@ class AvatarButton(QPushButton):
         self.setCheckable(True)
         self.setChecked(True)
         self.setAccessibleName(name)
+        self.setToolTip(name)
         digest = hashlib.sha256(member_id.encode()).digest()[0]
         self.color = QColor(PALETTE[digest % len(PALETTE)])
         self.setFixedSize(self.sizeHint())
 
     def sizeHint(self) -> QSize:
-        return QSize(max(76, self.fontMetrics().horizontalAdvance(self.name) + 8), self.SIZE + 30)
+        width = min(self.MAX_W, max(76, self._text_w() + 8))
+        return QSize(width, self.SIZE + 30)
+
+    def _name_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPixelSize(15)
+        font.setBold(True)
+        return font
+
+    def _text_w(self) -> int:
+        return QFontMetrics(self._name_font()).horizontalAdvance(self.name)
+
+    def shown_name(self) -> str:
+        """The name as drawn: elided to fit the button."""
+        metrics = QFontMetrics(self._name_font())
+        return metrics.elidedText(self.name, Qt.TextElideMode.ElideRight, self.width() - 6)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -59,5 +76,7 @@ class AvatarButton(QPushButton):
         font.setBold(present)
         painter.setFont(font)
         painter.setPen(TEXT if present else MUTED)
-        painter.drawText(QRectF(0, d, self.width(), 26), Qt.AlignmentFlag.AlignCenter, self.name)
+        painter.drawText(
+            QRectF(0, d, self.width(), 26), Qt.AlignmentFlag.AlignCenter, self.shown_name()
+        )
         painter.end()

@@ -1,14 +1,17 @@
 """Live time-series charts (QtCharts): a fixed window of the last N seconds, a y axis that
-grows to fit, and an optional dashed reference line (the memory budget)."""
+grows to fit, and an optional dashed reference line (the memory budget). A chart without
+data says "No data yet" (no axis of zeros); a single point is drawn as a dot; step axes have
+whole-number ticks."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QMargins, QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QResizeEvent
+from PySide6.QtWidgets import QLabel, QWidget
 
 from famtune_gui.theme import BACKGROUND, MUTED, SERIES, SURFACE, TEXT
 
@@ -85,7 +88,28 @@ class TimeSeriesChart(QChartView):
         self._reference_value: float | None = None
         self._peaks: dict[str, float] = {}
         self._shown_max = y_max if y_max is not None else 1.0
+        self.empty_label = QLabel("No data yet", self)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setStyleSheet("color: #b8c4d0; background: transparent;")
+        self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._show_empty()
 
+    @property
+    def empty(self) -> bool:
+        return all(series.count() == 0 for series in self.series.values())
+
+    def _show_empty(self) -> None:
+        """No data: say so instead of drawing axes of zeros; one point: draw it as a dot."""
+        empty = self.empty
+        self.empty_label.setVisible(empty)
+        for axis in (self.x_axis, self.y_axis):
+            axis.setLabelsVisible(not empty)
+        for series in self.series.values():
+            series.setPointsVisible(series.count() == 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.empty_label.setGeometry(self.rect())
     def set_reference(self, name: str, value: float) -> None:
         """A dashed horizontal line (e.g. the memory budget)."""
         if self._reference is None:
@@ -109,6 +133,7 @@ class TimeSeriesChart(QChartView):
         series.replace(shown)
         self._peaks[name] = max((p.y() for p in shown), default=0.0)
         self._rescale()
+        self._show_empty()
 
     def _rescale(self) -> None:
         if self._fixed_max is not None:
@@ -147,6 +172,7 @@ class StepChart(TimeSeriesChart):
         self.x_axis.setTitleText("step")
         self.x_axis.setTitleBrush(MUTED)
         self.x_axis.setRange(0, 10)
+        self._whole_ticks(10)
         self._points: list[QPointF] = []
         self.setBackgroundBrush(SURFACE)
         self.setStyleSheet("background: #1c232b;")
@@ -156,17 +182,32 @@ class StepChart(TimeSeriesChart):
         self._points = []
         self.series[self.name].clear()
         self.x_axis.setRange(0, 10)
+        self._whole_ticks(10)
         self._peaks[self.name] = 0.0
         self._rescale()
+        self._show_empty()
+
+    def _whole_ticks(self, top: float) -> None:
+        """Steps are whole numbers: ticks every 1, 2, 5, 10... steps, never at 2.5."""
+        interval = max(1, math.ceil(top / 5))
+        for nice in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+            if nice >= interval:
+                interval = nice
+                break
+        self.x_axis.setTickType(QValueAxis.TickType.TicksDynamic)
+        self.x_axis.setTickAnchor(0)
+        self.x_axis.setTickInterval(interval)
 
     def append(self, x: float, y: float) -> None:
         self._points.append(QPointF(x, y))
         self.series[self.name].append(x, y)
         if x > self.x_axis.max():
-            self.x_axis.setRange(0, _nice_ceiling(x))
-            self.x_axis.applyNiceNumbers()
+            top = max(10.0, float(math.ceil(_nice_ceiling(x))))
+            self.x_axis.setRange(0, top)
+            self._whole_ticks(top)
         self._peaks[self.name] = max(self._peaks.get(self.name, 0.0), y)
         self._rescale()
+        self._show_empty()
 
     @property
     def points(self) -> list[QPointF]:

@@ -4,11 +4,12 @@ pause (with a countdown) while the engine makes the next try wait."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from famtune_gui.theme import icon, restyle, role
 
 MIN_DIGITS, MAX_DIGITS = 4, 8
+MESSAGE_W = 400
 
 
 class PinPad(QWidget):
@@ -17,15 +18,24 @@ class PinPad(QWidget):
     submitted = Signal(str)
 
     def __init__(
-        self, title: str = "Enter the parental PIN", parent: QWidget | None = None
+        self,
+        title: str = "Enter the parental PIN",
+        parent: QWidget | None = None,
+        *,
+        side_by_side: bool = False,
     ) -> None:
+        """``side_by_side``: the keys right of the title, dots and message (for a page with
+        little height, such as a set-up step at 1024x600)."""
         super().__init__(parent)
         self._digits = ""
         self._wait_left = 0
         self._wait_text = ""
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        outer = QHBoxLayout(self) if side_by_side else QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(24 if side_by_side else 6)
+        layout = QVBoxLayout()
         layout.setSpacing(6)
+        outer.addLayout(layout, 1 if side_by_side else 0)
         self.title = QLabel(title)
         role(self.title, "subtitle")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -35,6 +45,9 @@ class PinPad(QWidget):
         self.message = QLabel(" ")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # room for three lines, always: the keys must not move when a message appears
+        self.message.setMinimumWidth(MESSAGE_W)
+        self.message.setFixedHeight(3 * self.message.fontMetrics().lineSpacing() + 8)
         layout.addWidget(self.title)
         layout.addWidget(self.dots)
         layout.addWidget(self.message)
@@ -54,7 +67,11 @@ class PinPad(QWidget):
         role(ok, "key-ok")
         row = QWidget()
         row.setLayout(grid)
-        layout.addWidget(row, 0, Qt.AlignmentFlag.AlignHCenter)
+        if side_by_side:
+            layout.addStretch(1)
+            outer.addWidget(row, 0, Qt.AlignmentFlag.AlignTop)
+        else:
+            layout.addWidget(row, 0, Qt.AlignmentFlag.AlignHCenter)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self._tick)

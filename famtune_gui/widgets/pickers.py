@@ -10,13 +10,13 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QSizePolicy,
     QWidget,
 )
 
 from famtune_gui.theme import icon, role
+from famtune_gui.widgets.choice_popup import ChoicePopup
 
 Options = Sequence[tuple[str, str]]  # (value, label)
 
@@ -58,7 +58,8 @@ class Segmented(QWidget):
 
 
 class ChoiceButton(QPushButton):
-    """A button showing the current choice; a tap opens a menu of large items."""
+    """A button showing the current choice; a tap opens its options inside the window
+    (``ChoicePopup``), in columns when they are many."""
 
     changed = Signal(str)
 
@@ -66,16 +67,12 @@ class ChoiceButton(QPushButton):
         super().__init__(parent)
         self._options = list(options)
         self._value: str | None = None
-        self._menu = QMenu(self)
+        self.popup: ChoicePopup | None = None
         self.clicked.connect(self._open)
         self.set_options(options)
 
     def set_options(self, options: Options) -> None:
         self._options = list(options)
-        self._menu.clear()
-        for value, label in self._options:
-            action = self._menu.addAction(label)
-            action.triggered.connect(lambda _=False, v=value: self._pick(v))
         if self._value not in {v for v, _ in self._options}:
             self._value = self._options[0][0] if self._options else None
         self._show()
@@ -104,9 +101,15 @@ class ChoiceButton(QPushButton):
         )
         self.setMinimumWidth(widest + 44)
 
+    def options(self) -> list[tuple[str, str]]:
+        return list(self._options)
+
     def _open(self) -> None:
-        self._menu.setMinimumWidth(max(self.width(), 200))
-        self._menu.popup(self.mapToGlobal(self.rect().bottomLeft()))
+        window = self.window()
+        if self.popup is None or self.popup.parentWidget() is not window:
+            self.popup = ChoicePopup(window)
+            self.popup.picked.connect(self._pick)
+        self.popup.open_for(self, self._options, self._value)
 
 
 class Stepper(QWidget):

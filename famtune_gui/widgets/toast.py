@@ -1,9 +1,10 @@
-"""A banner across the top of the window for errors and notices, in plain words.
-It hides itself after a while; a tap on "OK" hides it at once."""
+"""A banner over the top of the window for errors and notices, in plain words. It floats
+over the top bar (it is not in a layout), so it never pushes the page down. It hides itself
+after a while; a tap on "OK" hides it at once."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from famtune_gui.theme import restyle, role
@@ -13,6 +14,8 @@ LEVEL_TIMEOUT_MS = {"error": 9000, "info": 5000, "ok": 4000}
 
 
 class Banner(QFrame):
+    changed = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         role(self, "banner-info")
@@ -35,6 +38,7 @@ class Banner(QFrame):
         role(self, LEVEL_ROLE.get(level, "banner-info"))
         restyle(self)
         self.text.setText(text)
+        self.changed.emit()
         self.show()
         self.raise_()
         self._timer.start(LEVEL_TIMEOUT_MS.get(level, 5000))

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -17,13 +16,11 @@ from pytestqt.qtbot import QtBot
 
 from engine import audit
 from famtune_gui import app as famtune_app
-from famtune_gui import ops
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen
 from famtune_gui.screens.metrics import MetricsScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.dialogs import PinDialog
-from tests.conftest import clone_home
 from tests.gui.conftest import PIN, WAIT_MS, settle, tap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,41 +75,6 @@ def test_kiosk_dims_when_idle_and_a_tap_wakes_it(qtbot: QtBot, session: EngineSe
     assert refreshes == []  # the waking tap does not press what lies under the veil
 
 
-def test_first_run_sets_up_in_the_background(
-    qtbot: QtBot,
-    tmp_path: Path,
-    template_home: Path,
-    make_session: Callable[[Path], EngineSession],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    home = tmp_path / "fresh"
-    session = make_session(home)
-    said: list[str] = []
-
-    def initialize(ft: Any, say: Callable[[str], None]) -> dict[str, Any]:
-        say("data directory ready")
-        time.sleep(0.05)
-        say("base model verified")
-        clone_home(template_home, home)  # what the real initialize leaves behind
-        said.append("done")
-        return {"home": str(home)}
-
-    monkeypatch.setattr(ops, "initialize", initialize)
-    win = MainWindow(session)
-    qtbot.addWidget(win)
-    win.show()
-    assert win.first_run is not None and not win.nav_buttons["home"].isVisible()
-    assert win.stack.currentWidget() is win.first_run
-    progress: list[str] = []
-    win.first_run._said.connect(progress.append)
-    tap(win.first_run.start_button)
-    qtbot.waitUntil(lambda: win.first_run is None, timeout=WAIT_MS)
-    settle(qtbot, session)
-    assert said == ["done"] and win.nav_buttons["home"].isVisible()
-    assert isinstance(win.stack.currentWidget(), HomeScreen)
-    assert progress == ["data directory ready", "base model verified"]
-
-
 def test_the_app_resumes_after_an_engine_restart(
     qtbot: QtBot, window: MainWindow, session: EngineSession
 ) -> None:
@@ -150,18 +112,22 @@ def test_metrics_screen_samples_and_draws(
     assert not screen._integration_timer.isActive()
 
 
-def test_arguments_and_the_virtual_keyboard(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arguments_and_the_on_screen_keyboard(monkeypatch: pytest.MonkeyPatch) -> None:
     args, qt_args = famtune_app.parse_args(["--kiosk", "--home", "/tmp/x", "-platform", "eglfs"])
     assert args.kiosk and args.home == "/tmp/x" and qt_args == ["-platform", "eglfs"]
-    monkeypatch.delenv("QT_IM_MODULE", raising=False)
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    famtune_app.use_virtual_keyboard()
+    assert famtune_app.wants_keyboard(args)  # auto: on in kiosk mode
+    plain, _ = famtune_app.parse_args([])
+    assert not famtune_app.wants_keyboard(plain)
+    forced, _ = famtune_app.parse_args(["--keyboard", "on"])
+    off, _ = famtune_app.parse_args(["--kiosk", "--keyboard", "off"])
+    assert famtune_app.wants_keyboard(forced) and not famtune_app.wants_keyboard(off)
+    # Qt's virtual keyboard (which cannot run under cage) is switched off for ours...
+    monkeypatch.setenv("QT_IM_MODULE", "qtvirtualkeyboard")
+    famtune_app.use_own_keyboard(True)
     assert "QT_IM_MODULE" not in os.environ
-    monkeypatch.setenv("QT_QPA_PLATFORM", "eglfs")
-    famtune_app.use_virtual_keyboard()
-    assert os.environ["QT_IM_MODULE"] == "qtvirtualkeyboard"
+    # ...and another input method the environment chose is left alone
     monkeypatch.setenv("QT_IM_MODULE", "ibus")
-    famtune_app.use_virtual_keyboard()
+    famtune_app.use_own_keyboard(True)
     assert os.environ["QT_IM_MODULE"] == "ibus"
 
 

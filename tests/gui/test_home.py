@@ -127,8 +127,8 @@ def test_tapping_an_avatar_changes_who_is_asked_for(
     qtbot.waitUntil(lambda: not john.isChecked())
     assert home.present() == ["child-emma"]
     assert home.context()["familyMembers"] == ["child-emma"]
-    # remembered for this time of day
-    assert session.prefs.get("presence/smith-family/evening") == ["child-emma"]
+    # remembered for the family (changing the moment keeps who is here)
+    assert session.prefs.get("presence/smith-family") == ["child-emma"]
     qtbot.waitUntil(lambda: session.bridge.pending == 0, timeout=WAIT_MS)
 
 

@@ -45,7 +45,7 @@ def test_status_waits_for_data_without_a_model(
     qtbot: QtBot, window: MainWindow, session: EngineSession
 ) -> None:
     screen = _models(qtbot, window, session)
-    assert screen.status.text() == "Waiting for data: 0 of 10 interactions so far"
+    assert screen.status.text() == "Learning from your taps: 0 of 10 so far"
     assert "first family model needs 10" in screen.details.text()
     assert not screen.rollback_button.isEnabled() and not screen.delete_button.isEnabled()
 

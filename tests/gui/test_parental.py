@@ -196,7 +196,7 @@ def test_audit_log_filters_and_verifies(
     settle(qtbot, session)
     assert screen.audit.result.text().startswith("Intact:")
     screen.audit.table.clicked.emit(screen.audit.model.index(0, 0))
-    assert screen.audit.details.text().startswith("Event ")
+    assert screen.audit.details.text().startswith("PIN set: ")
 
 
 def test_erasing_a_member_needs_confirmation_and_the_pin(

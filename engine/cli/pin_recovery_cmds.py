@@ -1,0 +1,94 @@
+"""``pin recovery-code``, ``pin recover`` and ``pin reset``: the ways back from a forgotten
+parental PIN.
+
+``pin recovery-code`` reads the current PIN from stdin and prints a new recovery code (shown
+once; it replaces any earlier code).
+``pin recover`` reads the recovery code and then the new PIN from stdin (one a line, hidden
+at a terminal), sets the PIN and prints the new recovery code that replaces the used one.
+``pin reset --yes`` is the device owner's last resort when the code is lost too: it clears
+the PIN and the recovery code; only root or the data directory's owner may run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from engine import pin as parental
+from engine import pin_recovery
+from engine.cli.common import Result, open_engine, read_line
+from engine.errors import FamtuneError
+
+
+def register(pin: Any, common: argparse.ArgumentParser) -> None:
+    pin.add_parser(
+        "recovery-code",
+        parents=[common],
+        help="make a new recovery code (the current PIN on stdin); prints it once",
+    ).set_defaults(func=cmd_pin_recovery_code)
+    pin.add_parser(
+        "recover",
+        parents=[common],
+        help="set a new PIN with the recovery code: the code on the first line of stdin, "
+        "the new PIN on the second; prints the new recovery code",
+    ).set_defaults(func=cmd_pin_recover)
+    reset = pin.add_parser(
+        "reset",
+        parents=[common],
+        help="the device owner's last resort: clear the PIN and its recovery code "
+        "(root or the data directory's owner only)",
+    )
+    reset.add_argument("--yes", action="store_true", help="really clear the PIN")
+    reset.set_defaults(func=cmd_pin_reset)
+
+
+def cmd_pin_recovery_code(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    with ft.db.read() as session:
+        is_set = parental.pin_is_set(session)
+    if not is_set:
+        ft.close()
+        raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")
+    given = read_line("PIN: ")
+    with ft.db.write() as session:
+        parental.require_pin(session, given, purpose="make a new recovery code")
+        code = pin_recovery.issue_recovery_code(session)
+    ft.close()
+    return Result(
+        {"recoveryCode": code},
+        f"recovery code {code} (shown once: write it down and keep it away from the device)",
+    )
+
+
+def cmd_pin_recover(args: argparse.Namespace) -> Result:
+    ft = open_engine(args)
+    code = read_line("Recovery code: ")
+    new = read_line("New PIN: ")
+    with ft.db.write() as session:
+        result = pin_recovery.recover_pin(session, code, new)
+    ft.close()
+    if not result.ok:
+        raise FamtuneError(result.message)
+    return Result(
+        {"pinSet": True, "recoveryCode": result.new_code},
+        f"new PIN set. The old recovery code is used up; the new one is {result.new_code} "
+        "(write it down and keep it away from the device)",
+    )
+
+
+def cmd_pin_reset(args: argparse.Namespace) -> Result:
+    if not args.yes:
+        raise FamtuneError("this clears the parental PIN; run it again with --yes to do it")
+    ft = open_engine(args)
+    owner = ft.data.root.stat().st_uid
+    if os.geteuid() not in (0, owner):
+        ft.close()
+        raise FamtuneError("only root or the owner of the data directory may reset the PIN")
+    with ft.db.write() as session:
+        was_set = pin_recovery.reset_pin(session)
+    ft.close()
+    return Result(
+        {"pinSet": False, "wasSet": was_set},
+        "parental PIN cleared: choose a new one under Parents in the app",
+    )

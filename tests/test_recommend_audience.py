@@ -73,3 +73,32 @@ def test_late_on_a_school_night_a_child_winds_down(smith_profile: dict[str, Any]
     late_adults = _context("night", "tuesday", "2026-11-24T23:30:00", adults)
     assert wind_down_note(profile, late_adults) is None
     assert GeneralEngine().recommend(profile, late_adults, CATALOG, n=5)
+
+
+def test_the_service_and_the_family_model_offer_only_wind_down_ideas_at_bedtime(
+    engine_ctx: Any, smith_profile: dict[str, Any]
+) -> None:
+    """The recommendation service (CLI, facade, Home), and a family model re-ranking its
+    candidates, never bring back what the bedtime rule put aside."""
+    from engine import families
+    from engine.recommend.service import RecommendationService
+    from tests.test_inference import commit_random_adapter
+
+    profile = _family(smith_profile)
+    with engine_ctx.db.write() as session:
+        families.save_profile(session, profile=profile)
+    context = {"timeOfDay": "night", "dayOfWeek": "tuesday", "familyMembers": ["child-leo"],
+               "environmentalFactors": ["home"], "at": "2026-11-24T23:30:00"}  # fmt: skip
+    service = RecommendationService(engine_ctx)
+    try:
+        for expected in ("general", "family-model"):
+            if expected == "family-model":
+                commit_random_adapter(engine_ctx, profile.family_id)
+                service.invalidate()
+            batch = service.recommend(profile.family_id, context, "child-leo", n=20)
+            assert batch.source == expected, batch.fallback_reason
+            for rec in batch.recommendations:
+                item = BY_ID[rec.id]
+                assert item.energy == "low" and CALM_CATEGORIES & set(item.categories), rec.id
+    finally:
+        service.close()

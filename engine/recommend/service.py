@@ -211,6 +211,9 @@ class RecommendationService:
         items = self.catalog.items()
         taste = self._family_taste(family_id, interactions, audience, items)
         ranked = self.general.rank(profile, ctx, items, members=members, taste=taste, at=moment)
+        # Late on a school night only wind-down ideas are offered (or nothing), whichever
+        # engine orders them: the family model re-ranks these candidates, never others.
+        ranked = [s for s in ranked if s.parts.get("bedtime", 0.0) >= 0]
         interests = interests_of(audience.members)
         general = [
             to_recommendation(s, source="general", context=ctx, interests=interests)

@@ -161,7 +161,7 @@ class RecommendationService:
         self._llama = llama
         self._llama_lock = threading.Lock()
         self._taste: dict[tuple[str, int, tuple[str, ...]], Taste] = {}
-        self._specs: dict[tuple[str, int], RankerSpec] = {}
+        self._specs: dict[tuple[str, int, str], RankerSpec] = {}
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -363,7 +363,8 @@ class RecommendationService:
         """The version's ranker from its manifest (read once per version)."""
         from engine.ranker.family_ranker import RankerSpec
 
-        key = (model.family_id, model.version)
+        # The adapter's recorded sha256 tells a re-created version number apart.
+        key = (model.family_id, model.version, model.adapter_sha256 or "")
         spec = self._specs.get(key)
         if spec is None:
             path = version_file(self.ft.data, model.family_id, model.version, "manifest.json")

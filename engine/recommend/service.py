@@ -161,6 +161,7 @@ class RecommendationService:
         self._llama = llama
         self._llama_lock = threading.Lock()
         self._taste: dict[tuple[str, int, tuple[str, ...]], Taste] = {}
+        self._rows: dict[str, tuple[int, list[Any]]] = {}
         self._specs: dict[tuple[str, int, str], RankerSpec] = {}
 
     # -- the API ------------------------------------------------------------------------------
@@ -229,6 +230,7 @@ class RecommendationService:
                 ranked,
                 general,
                 n,
+                interactions,
             )
         batch = replace(batch, latency_ms=(time.perf_counter() - started) * 1000)
         if batch.fallback_reason != LOW_MEMORY_REASON:  # retried once memory is back
@@ -272,6 +274,7 @@ class RecommendationService:
         ranked: list[Scored],
         general: list[Recommendation],
         n: int,
+        interactions: int,
     ) -> Batch:
         if not self._enough_memory():
             self.ft.log_event(
@@ -279,7 +282,9 @@ class RecommendationService:
             )
             return Batch(general, "general", fallback_reason=LOW_MEMORY_REASON)
         try:
-            picks, tokens_per_s = self._model_picks(model, style, audience, ctx, ranked, n)
+            picks, tokens_per_s = self._model_picks(
+                model, style, audience, ctx, ranked, n, self._history(model.family_id, interactions)
+            )
         except Exception as exc:  # any model failure: the general answer, with the cause
             cause = f"family model v{model.version} for {model.family_id}: {exc}"
             self.ft.log_event("error", "inference", cause)
@@ -316,6 +321,7 @@ class RecommendationService:
         ctx: RequestContext,
         ranked: list[Scored],
         n: int,
+        history: list[Any],
     ) -> tuple[list[Recommendation], float]:
         """The family model's ranking of the general engine's best safe candidates (see
         :mod:`engine.ranker.family_ranker`), each with a reason from the family's history."""
@@ -339,7 +345,7 @@ class RecommendationService:
         started = time.perf_counter()
         order = rank(spec, moment, [s.item for s in candidates],
                      {s.item.id: s.score for s in candidates}, lora)  # fmt: skip
-        history, catalog = self._history(model.family_id), {s.item.id: s.item for s in ranked}
+        catalog = {s.item.id: s.item for s in ranked}
         interests = interests_of(audience.members)
         picks: list[Recommendation] = []
         for entry in order[:n]:
@@ -382,16 +388,23 @@ class RecommendationService:
             self._specs[key] = spec
         return spec
 
-    def _history(self, family_id: str) -> list[Any]:
-        """The family's interactions (clear columns only), oldest first, for reasons."""
+    def _history(self, family_id: str, count: int) -> list[Any]:
+        """The family's interactions (clear columns only: no decryption), oldest first,
+        read once per family and interaction count: the taste and the reasons share them."""
+        cached = self._rows.get(family_id)
+        if cached is not None and cached[0] == count:
+            return cached[1]
         with self.ft.db.read() as session:
-            rows = session.exec(
+            rows = list(session.exec(
                 select(Interaction)
                 .where(Interaction.family_id == family_id)
                 .order_by(col(Interaction.created_at))
                 .options(defer(Interaction.payload))  # type: ignore[arg-type]
-            ).all()
-        return list(rows)
+            ).all())  # fmt: skip
+        if len(self._rows) > 64:
+            self._rows.clear()
+        self._rows[family_id] = (count, rows)
+        return rows
 
     def _reason_is_safe(
         self, audience: Audience, item: CatalogItem, reason: str, ctx: RequestContext
@@ -426,12 +439,7 @@ class RecommendationService:
         key = (family_id, count, members)
         taste = self._taste.get(key)
         if taste is None:
-            with self.ft.db.read() as session:  # clear columns only: no decryption needed
-                rows = session.exec(
-                    select(Interaction)
-                    .where(Interaction.family_id == family_id)
-                    .options(defer(Interaction.payload))  # type: ignore[arg-type]
-                ).all()
+            rows = self._history(family_id, count)
             taste = learn_taste(rows, {i.id: i for i in items}, members=members)
             if len(self._taste) > 64:
                 self._taste.clear()

@@ -321,16 +321,21 @@ class ModelStore:
 
     def unservable(self, info: VersionInfo) -> str | None:
         """Why this version may not serve under the configured threshold, or None."""
+        row = self._row(info)
+        if row is None:
+            return f"{info.family_id} has no version {info.version}"
+        return unservable_reason(row, self.ft.config.safety_threshold)
+
+    def _row(self, info: VersionInfo) -> ModelVersion | None:
+        """The version's database row (the authority over its editable manifest)."""
         with self.ft.db.read() as session:
-            row = session.exec(
+            found: ModelVersion | None = session.exec(
                 select(ModelVersion).where(
                     ModelVersion.family_id == info.family_id,
                     ModelVersion.version == info.version,
                 )
             ).first()
-            if row is None:
-                return f"{info.family_id} has no version {info.version}"
-            return unservable_reason(row, self.ft.config.safety_threshold)
+        return found
 
     def active(self, family_id: str) -> VersionInfo | None:
         return next((v for v in self.versions(family_id) if v.is_active), None)
@@ -353,13 +358,7 @@ class ModelStore:
         """The adapter matches the sha256 recorded in the database when the version was
         published (the manifest is an editable file, so it is not the authority), and
         every other file named in the manifest exists with its recorded sha256."""
-        with self.ft.db.read() as session:
-            row = session.exec(
-                select(ModelVersion).where(
-                    ModelVersion.family_id == info.family_id,
-                    ModelVersion.version == info.version,
-                )
-            ).first()
+        row = self._row(info)
         if row is None:
             raise NotFound(f"{info.family_id} has no version {info.version}")
         if not row.adapter_sha256:

@@ -114,6 +114,10 @@ class CatalogItem(_Strict):
     min_age: int = Field(alias="minAge", ge=0, le=120)
     max_age: int | None = Field(None, alias="maxAge", ge=0, le=120)
     setting: Setting
+    # Whether doing the activity means looking at a screen (TV, film, video game, tablet,
+    # app, computer, video call): a time limit on "screens" pauses it. Reviewed per item in
+    # the catalog file, where only ``true`` is written; absent means no screen.
+    screen: bool = False
     duration_minutes: int = Field(alias="durationMinutes", ge=1, le=24 * 60)
     energy: Energy
     group_size: GroupSize = Field(alias="groupSize")
@@ -153,8 +157,12 @@ class CatalogItem(_Strict):
         return RATINGS.index(self.content_rating)
 
     def to_json(self) -> dict[str, Any]:
-        """The camelCase document; optional fields that are not set are left out."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        """The camelCase document; optional fields that are not set are left out (``screen``
+        only appears when true, as in the catalog file)."""
+        doc = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if not self.screen:
+            del doc["screen"]
+        return doc
 
 
 def _item_error(exc: ValidationError, where: str) -> ValidationFailed:

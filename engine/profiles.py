@@ -40,6 +40,11 @@ TagList = Annotated[list[Tag], Field(max_length=40)]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Day = Annotated[int, Field(ge=0, le=6)]
 
+# What a time window's ``restrictedContent`` may pause besides the catalog's categories
+# ("entertainment", "games", ...): every activity whose catalog entry says it uses a screen
+# (TV, films, video games, tablets, apps, computers, video calls), whatever its categories.
+SCREENS = "screens"
+
 
 def normalize_topic(topic: str) -> str:
     """Lowercase, spaces and hyphens to underscores: 'Scary Content' -> 'scary_content'."""
@@ -76,6 +81,9 @@ class FamilyPreferences(_Strict):
 
 
 class TimeRestriction(_Strict):
+    """A window of days and hours that pauses its ``restrictedContent``: catalog categories
+    and/or ``SCREENS`` (see ``engine.safety.validator``)."""
+
     start_time: HHMM = Field(alias="startTime")
     end_time: HHMM = Field(alias="endTime")
     days_of_week: Annotated[list[Day], Field(min_length=1, max_length=7)] = Field(

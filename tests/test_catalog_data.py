@@ -74,7 +74,7 @@ REQUIRED_FIELDS = {
     "weather",
     "cost",
 }
-OPTIONAL_FIELDS = {"maxAge"}
+OPTIONAL_FIELDS = {"maxAge", "screen"}
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TOPIC_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -257,6 +257,8 @@ def test_activity_schema() -> None:
 
         if a["setting"] not in SETTINGS:
             bad(f"bad setting {a['setting']!r}")
+        if "screen" in a and a["screen"] is not True:
+            bad(f"screen is written only as true, not {a['screen']!r}")
         dur = a["durationMinutes"]
         if not (_is_int(dur) and 5 <= dur <= 240):
             bad(f"bad durationMinutes {dur!r}")

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -28,10 +29,13 @@ ItemTags = Annotated[list[ItemTag], Field(max_length=20)]
 
 
 class SafetyItem(BaseModel):
-    """``{"id","title","description","categories","topics","contentRating","minAge","reason"?}``.
+    """``{"id","title","description","categories","topics","contentRating","minAge","screen"?,
+    "reason"?}``.
 
     ``contentRating`` is required: an item without a rating is an error, never a silent G.
     A lone ``category`` string (the recommender's output shape) counts as ``categories``.
+    ``screen`` (the catalog's flag: the activity uses a screen) defaults to false; a time
+    limit on "screens" pauses the items that have it.
     """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
@@ -43,6 +47,7 @@ class SafetyItem(BaseModel):
     topics: ItemTags = Field(default_factory=list)
     content_rating: ContentRating = Field(alias="contentRating")
     min_age: int = Field(0, ge=0, le=120, alias="minAge")
+    screen: StrictBool = False
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
     @model_validator(mode="before")

@@ -11,7 +11,8 @@ Rules (the issue's, exactly):
   reason contains one of the topic's lexicon terms as a whole word, in the text as written
   or in any of its normalized readings (look-alike letters, zero-width characters, digits
   for letters, spaced-out letters, plurals and verb forms: :mod:`engine.safety.normalize`).
-- A time window that applies now blocks items in its ``restrictedContent`` categories.
+- A time window that applies now blocks items in its ``restrictedContent`` categories, and
+  every item that uses a screen (the catalog's ``screen`` flag) when it restricts ``screens``.
 - A generated ``reason`` must also hold no URL, e-mail, phone number, street address, long
   ID number, or any of the family's own names.
 
@@ -33,6 +34,7 @@ from typing import Any
 from engine.errors import NotFound, ValidationFailed
 from engine.profiles import (
     RATINGS,
+    SCREENS,
     ContentRating,
     FamilyMember,
     FamilyProfile,
@@ -424,19 +426,38 @@ def active_windows(audience: Audience, at: datetime | None) -> list[ActiveWindow
     ]
 
 
-def _window_reasons(item: SafetyItem, active: Sequence[ActiveWindow]) -> list[Reason]:
-    if not active or not item.categories:
-        return []
-    categories = {normalize_topic(c) for c in item.categories}
-    reasons: list[Reason] = []
+def restriction_kinds(categories: Iterable[str], screen: bool) -> frozenset[str]:
+    """What a time window can pause an item for: its categories (normalized), and
+    ``screens`` when the item uses a screen."""
+    kinds = {normalize_topic(c) for c in categories}
+    if screen:
+        kinds.add(SCREENS)
+    return frozenset(kinds)
+
+
+def paused_by(
+    active: Sequence[ActiveWindow], kinds: frozenset[str]
+) -> list[tuple[TimeRestriction, list[str]]]:
+    """Each active window that pauses an item of these ``restriction_kinds``, with what it
+    pauses the item for (in the window's order). Empty: no window pauses the item."""
+    found: list[tuple[TimeRestriction, list[str]]] = []
     for window, restricted in active:
-        hit = [_words(c) for c in restricted if c in categories]
+        hit = [kind for kind in restricted if kind in kinds]
         if hit:
-            what = _join(hit)
-            verb = "is" if len(hit) == 1 else "are"
-            when = f"from {window.start_time} to {window.end_time}"
-            text = f"{what[:1].upper()}{what[1:]} {verb} paused {when}."
-            reasons.append(Reason("time_restricted", text))
+            found.append((window, hit))
+    return found
+
+
+def _window_reasons(item: SafetyItem, active: Sequence[ActiveWindow]) -> list[Reason]:
+    if not active:
+        return []
+    reasons: list[Reason] = []
+    for window, hit in paused_by(active, restriction_kinds(item.categories, item.screen)):
+        what = _join([_words(kind) for kind in hit])
+        verb = "is" if len(hit) == 1 and hit[0] != SCREENS else "are"
+        when = f"from {window.start_time} to {window.end_time}"
+        text = f"{what[:1].upper()}{what[1:]} {verb} paused {when}."
+        reasons.append(Reason("time_restricted", text))
     return reasons
 
 

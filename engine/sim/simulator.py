@@ -31,7 +31,7 @@ import numpy as np
 from engine.catalog import CatalogItem
 from engine.profiles import FamilyProfile
 from engine.safety.items import parse_item
-from engine.safety.validator import SafetyValidator, active_windows
+from engine.safety.validator import SafetyValidator, active_windows, paused_by, restriction_kinds
 from engine.sim.schedule import Schedule, Session
 from engine.sim.tastes import Archetype, HiddenTastes, ItemFeatures, Situation
 
@@ -105,6 +105,7 @@ class FamilySimulator:
         self._member_index = {u: i for i, u in enumerate(self.tastes.members)}
         self._validator = SafetyValidator()
         self._safe: dict[tuple[str, ...], list[int]] = {}
+        self._kinds = [restriction_kinds(item.categories, item.screen) for item in self.catalog]
 
     # -- who, when, what is safe ------------------------------------------------------------------
 
@@ -132,7 +133,8 @@ class FamilySimulator:
     def safe_pool(self, audience: Sequence[str], at: datetime | None = None) -> list[str]:
         """Item ids the audience may see: rating within every present member's limit (and the
         family's maximum), minAge at most the youngest's age, no blocked or avoided topic and,
-        when ``at`` is given, no category paused by a time restriction then."""
+        when ``at`` is given, nothing a time restriction pauses then (its categories, or
+        screens for an item that uses one: the validator's rule)."""
         return [self.features.ids[i] for i in self._safe_rows(list(audience), at)]
 
     def _safe_rows(self, audience: list[str], at: datetime | None) -> list[int]:
@@ -148,10 +150,10 @@ class FamilySimulator:
         if at is None:
             return rows
         crowd = self._validator.audience(self.profile, key)
-        paused = {c for _, cats in active_windows(crowd, at) for c in cats}
-        if not paused:
+        active = active_windows(crowd, at)
+        if not active:
             return rows
-        return [i for i in rows if not paused & set(self.catalog[i].categories)]
+        return [i for i in rows if not paused_by(active, self._kinds[i])]
 
     # -- the hidden model (the simulator's eyes only) ---------------------------------------------
 

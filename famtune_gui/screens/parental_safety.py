@@ -1,7 +1,7 @@
 """Parental controls, part 1: the content limits (maximum rating, blocked topics) and the time
-limits editor (days, start and end, paused categories; windows across midnight read
-"21:00 → 07:00 next day"). Both edit the profile's ``safetySettings``; the parental screen
-saves them."""
+limits editor (days, start and end, what is paused: screens first, then the catalog's
+categories; windows across midnight read "21:00 → 07:00 next day"). Both edit the profile's
+``safetySettings``; the parental screen saves them."""
 
 from __future__ import annotations
 
@@ -21,8 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine.catalog import CATEGORIES
-from engine.profiles import RATINGS, TimeRestriction
-from famtune_gui.fmt import DAY_SHORT, SCHOOL_NIGHTS, WEEKEND, span_text, window_text
+from engine.profiles import RATINGS, SCREENS, TimeRestriction, normalize_topic
+from famtune_gui.fmt import (
+    DAY_SHORT,
+    SCHOOL_NIGHTS,
+    SCREENS_LABEL,
+    WEEKEND,
+    span_text,
+    window_text,
+)
 from famtune_gui.theme import kinetic, role
 from famtune_gui.widgets.chips import ChipEditor, ChipGroup
 from famtune_gui.widgets.dialogs import TextPrompt
@@ -143,7 +150,9 @@ class WindowEditor(QFrame):
         times.setColumnStretch(2, 1)
         layout.addLayout(times)
         layout.addWidget(caption("Paused during this time"))
-        self.categories = ChipGroup([(c, c.replace("_", " ").capitalize()) for c in CATEGORIES])
+        self.categories = ChipGroup(
+            [(SCREENS, SCREENS_LABEL)] + [(c, c.replace("_", " ").capitalize()) for c in CATEGORIES]
+        )
         layout.addWidget(self.categories)
         self.problem = QLabel()
         role(self.problem, "error")
@@ -170,7 +179,13 @@ class WindowEditor(QFrame):
         self.days.set_values([str(d) for d in window.get("daysOfWeek", [])])
         self.start.set_value(str(window.get("startTime", "21:00")))
         self.end.set_value(str(window.get("endTime", "07:00")))
-        self.categories.set_values(list(window.get("restrictedContent", [])))
+        known = set(self.categories.chips)
+        self.categories.set_values(
+            [  # "Screens" or "Life skills" in an imported profile: the offered chip
+                normalize_topic(c) if normalize_topic(c) in known else c
+                for c in window.get("restrictedContent", [])
+            ]
+        )
         self._update()
 
     def value(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.catalog import CATEGORIES
-from engine.profiles import RATINGS
+from engine.profiles import RATINGS, SCREENS
 from famtune_gui.fmt import SCHOOL_NIGHTS, slug, span_text, words
 from famtune_gui.recovery import CodeCard
 from famtune_gui.theme import role
@@ -33,7 +33,7 @@ ROLES = (("parent", "Parent"), ("child", "Child"), ("teen", "Teen"), ("grandpare
          ("other", "Other"))  # fmt: skip
 INTERESTS = ("animals", "art", "music", "nature", "science", "sports", "reading", "cooking",
              "games", "building")  # fmt: skip
-CALM = ("relaxation", "reading", "music")  # what bedtime leaves on
+CALM = ("relaxation", "reading", "music")  # what bedtime leaves on (without screens)
 WHY_PIN = (
     "The PIN keeps the parental controls, erasing data and leaving the kiosk for grown-ups."
 )
@@ -286,7 +286,7 @@ class LimitsPage(SetupPage):
         )
         self.column.addSpacing(8)
         self.column.addWidget(
-            caption("Bedtime: only calm ideas (reading, music, relaxing) in this window")
+            caption("Bedtime: only calm ideas (reading, music, relaxing) and no screens")
         )
         times = QGridLayout()
         times.setHorizontalSpacing(12)
@@ -333,7 +333,7 @@ class LimitsPage(SetupPage):
             "startTime": self.start.value(),
             "endTime": self.end.value(),
             "daysOfWeek": days,
-            "restrictedContent": [c for c in CATEGORIES if c not in CALM],
+            "restrictedContent": [SCREENS, *(c for c in CATEGORIES if c not in CALM)],
         }
 
     def fill(self, doc: dict[str, Any]) -> None:

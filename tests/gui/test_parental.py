@@ -268,3 +268,45 @@ def test_without_a_pin_the_gate_asks_for_a_new_one(
     screen.gate.pad.type_pin("1234")
     qtbot.waitUntil(lambda: session.lock.unlocked, timeout=WAIT_MS)
     assert session.pin_set
+
+
+def test_screens_can_be_paused_by_tapping_and_saving(
+    qtbot: QtBot, window: MainWindow, session: EngineSession
+) -> None:
+    screen = _parents(window)
+    _unlock(qtbot, screen, session)
+    screen.tabs.setCurrentIndex(1)
+    limits = screen.time_limits
+    tap(limits.add_button)
+    editor = limits.editor
+    chips = editor.categories.chips
+    first = editor.categories.flow.itemAt(0)
+    assert first is not None and first.widget() is chips["screens"]  # first: parents look for it
+    assert chips["screens"].text() == "Screens (TV, tablet, games)"
+    assert not chips["screens"].isChecked()
+    tap(chips["screens"])
+    tap(chips["entertainment"])  # the new window's default: off again
+    editor.start.set_value("19:00")
+    tap(editor.done_button)
+    assert limits.row_texts()[-1] == "Every day, 19:00 → 07:00 next day: no screens"
+    tap(screen.save_button)
+    qtbot.waitUntil(lambda: not screen.dirty, timeout=WAIT_MS)
+    settle(qtbot, session)
+
+    with session.ft.db.read() as db:
+        profile = families.get_profile(db, family_id="smith-family")
+    added = profile.safety_settings.time_restrictions[-1]
+    assert (added.start_time, added.end_time, added.restricted_content) == (
+        "19:00",
+        "07:00",
+        ["screens"],
+    )
+    movie = {**GAMES_NIGHT, "id": "cartoon", "title": "Cartoon", "screen": True}
+    evening = datetime(2026, 11, 25, 19, 30)
+    blocked = SafetyValidator().check(profile, movie, at=evening)
+    assert [r.message for r in blocked.reasons] == ["Screens are paused from 19:00 to 07:00."]
+    assert SafetyValidator().check(profile, GAMES_NIGHT, at=evening).allowed
+    limits.edit_window(len(limits.windows) - 1)  # editing it again shows it chosen
+    assert editor.categories.values() == ["screens"]
+    editor.load({**added.model_dump(by_alias=True), "restrictedContent": ["Screens", "Games"]})
+    assert editor.categories.values() == ["screens", "games"]  # an imported spelling

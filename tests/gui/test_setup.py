@@ -164,6 +164,7 @@ def test_a_parent_sets_up_their_own_family(
             7,
         )
         assert "games" in window.restricted_content and "reading" not in window.restricted_content
+        assert "screens" in window.restricted_content  # calm ideas only, and no screens
         assert pin.check_pin(db, "2580").ok
         kinds = [e.event_type for e in audit.list_events(db, family_id="rivera-family")]
         assert "family_created" in kinds and "profile_imported" not in kinds

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from engine.errors import FamtuneError, ValidationFailed
-from engine.profiles import SCREENS, TimeRestriction
+from engine.profiles import TimeRestriction
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +65,14 @@ def span_text(start: str, end: str) -> str:
     return f"{start} → {end}"
 
 
-# How a time limit's restriction kinds read: "screens" is not a catalog category but every
-# activity with a screen, which is what parents look for when they set a time limit.
+# The time-limit choice "screens" (engine.profiles.SCREENS) is not a catalog category but
+# every activity with a screen, which is what parents look for; in a sentence it reads
+# "no screens".
 SCREENS_LABEL = "Screens (TV, tablet, games)"
 
 
-def paused_words(kind: str) -> str:
-    """A window's restricted kind as a parent reads it in a sentence: 'screens', 'life
-    skills'."""
-    if kind.strip().lower() == SCREENS:
-        return "screens"
-    return words(kind).lower()
-
-
 def window_text(window: TimeRestriction) -> str:
-    paused = ", ".join(paused_words(c) for c in window.restricted_content)
+    paused = ", ".join(words(c).lower() for c in window.restricted_content)
     return (
         f"{days_text(window.days_of_week)}, {span_text(window.start_time, window.end_time)}:"
         f" no {paused}"

@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         store = ModelStore(ft)
         staged = store.staging_dir(fam.name)
         (staged / "adapter.gguf").write_bytes(Path(trained["adapter"]).read_bytes())
-        spec = RankerSpec(fit_on(fam.slates, by_id),
-                          Blend({"general": 1.0, "learner": 1.0, "lora": 1.0}))  # fmt: skip
+        fitted = fit_on(fam.slates, by_id)
+        spec = RankerSpec(fitted.learner,
+                          Blend({"general": 1.0, "learner": 1.0, "trees": 1.0, "lora": 1.0}),
+                          trees=fitted.trees)  # fmt: skip
         record = ft.last_base_model()
         assert record is not None
         store.commit(fam.name, staged, {"ranker": spec.to_json(), "baseSha256": record.sha256},

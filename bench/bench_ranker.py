@@ -7,8 +7,10 @@ of 400 logged slates and 200 fresh held-out moments later in time, judged agains
 simulator's hidden choice among the general engine's top 20 candidates. Scorers:
 
 - random (expected value), the general engine (its own order);
-- the classical contextual learner alone (scikit-learn, context x item features, fitted on
-  the whole history): the honest baseline;
+- the two classical learners alone, each fitted on the whole history: ``classical`` (the
+  contextual learner: logistic regression over context x item-word features) and ``trees``
+  (gradient-boosted trees over the moment, the item and the general engine's score): the
+  honest baselines;
 - the base model scoring zero-shot (" Yes" minus " No", no adapter);
 - the LoRA scorer alone (trained exactly as ``train`` does, on the training slates);
 - the family model: the blend, built exactly as ``train`` builds it (time-ordered split,
@@ -48,7 +50,7 @@ from bench.ranker_lab import CANDIDATES, Family, HeldOut, make_family  # noqa: E
 from engine.ranker.metrics import hit_at, mean_ci, ndcg_at, paired_bootstrap, wilson  # noqa: E402
 
 DEFAULT_FAMILIES = "outdoorsy:11,bookish-artsy:12,sporty-competitive:13"
-SCORERS = ("random", "general", "classical", "zero-shot", "lora", "family")
+SCORERS = ("random", "general", "classical", "trees", "zero-shot", "lora", "family")
 
 
 @dataclass
@@ -146,8 +148,10 @@ def family_model(fam: Family, n: int, cases: list[HeldOut], llama: Any, cache: P
                                work / f"{fam.name}-{n}")  # fmt: skip
         scorer = lora_scorer(llama, Path(trained["adapter"]), None)
     cases_v = validation_cases(parts.validation, by_id, oof, scorer)
-    blend = fit_blend(cases_v, ("general", "learner", "lora") if lora else ("general", "learner"))
-    spec = RankerSpec(fit_on(parts.train + parts.validation, by_id), blend, CANDIDATES)
+    names = ("general", "learner", "trees", "lora") if lora else ("general", "learner", "trees")
+    blend = fit_blend(cases_v, names)
+    serving = fit_on(parts.train + parts.validation, by_id)
+    spec = RankerSpec(serving.learner, blend, CANDIDATES, trees=serving.trees)
     lora_m = margins(llama, trained["adapter"], fam, cases) if lora else None
     orders, lora_orders = [], []
     for j, c in enumerate(cases):
@@ -217,12 +221,19 @@ def run_family(spec: str, args: argparse.Namespace, llama: Any, cache: Path,
     from engine.ranker.training import fit_on
 
     classical = fit_on(fam.slates, by_id)
+
     def learner_order(c: HeldOut) -> list[str]:
-        return by_score(c.candidates, [classical.logit(c.moment, by_id[i]) for i in c.candidates])
+        learner = classical.learner
+        return by_score(c.candidates, [learner.logit(c.moment, by_id[i]) for i in c.candidates])
+
+    def trees_order(c: HeldOut) -> list[str]:
+        items = [by_id[i] for i in c.candidates]
+        return by_score(c.candidates, classical.trees.logits(c.moment, items, c.general))
 
     scores: dict[str, Scores | None] = {
         "general": score_orders(cases, [c.candidates for c in cases]),
         "classical": score_orders(cases, [learner_order(c) for c in cases]),
+        "trees": score_orders(cases, [trees_order(c) for c in cases]),
     }
     zero = margins(llama, None, fam, cases)
     scores["zero-shot"] = score_orders(
@@ -230,10 +241,11 @@ def run_family(spec: str, args: argparse.Namespace, llama: Any, cache: Path,
     )
     main = family_model(fam, len(fam.slates), cases, llama, cache, work, lora=True)
     scores["lora"], scores["family"] = main["lora"], main["family"]
-    fm, gen, cl = scores["family"], scores["general"], scores["classical"]
-    assert fm is not None and gen is not None and cl is not None
+    fm, gen, cl, tr = scores["family"], scores["general"], scores["classical"], scores["trees"]
+    assert fm is not None and gen is not None and cl is not None and tr is not None
     d_gen = paired_bootstrap(fm.hit3, gen.hit3, seed=1)
     d_cl = paired_bootstrap(fm.hit3, cl.hit3, seed=2)
+    d_tr = paired_bootstrap(fm.hit3, tr.hit3, seed=3)
     curve = []
     for n in args.curve:
         at_n = cases if n >= len(fam.slates) else moments_after(fam, n)[: args.curve_heldout]
@@ -254,6 +266,7 @@ def run_family(spec: str, args: argparse.Namespace, llama: Any, cache: Path,
         "scores": summarize(scores),
         "familyMinusGeneralHitAt3": [round(x, 4) for x in d_gen],
         "familyMinusClassicalHitAt3": [round(x, 4) for x in d_cl],
+        "familyMinusTreesHitAt3": [round(x, 4) for x in d_tr],
         "relativeToGeneral": round(sum(fm.hit3) / max(1e-9, sum(gen.hit3)) - 1, 4),
         "blend": main["blend"], "training": main["training"], "split": main["split"],
         "curve": curve, "seconds": round(time.monotonic() - started, 1),

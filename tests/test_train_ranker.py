@@ -63,7 +63,7 @@ def test_train_writes_a_ranker_serves_it_and_cancels_during_the_checks(
         manifest = json.loads((Path(info.path) / "manifest.json").read_text())
         ranker = manifest["ranker"]
         assert ranker["kind"] == "pointwise-blend-v2" and ranker["learner"]["rows"] > 0
-        assert set(ranker["blend"]["weights"]) <= {"general", "learner", "lora"}
+        assert set(ranker["blend"]["weights"]) <= {"general", "learner", "trees", "lora"}
         assert all(w >= 0 for w in ranker["blend"]["weights"].values())
         assert manifest["metrics"]["holdoutCases"] >= 3
         assert "emma" not in json.dumps(ranker).lower()  # members are salted hashes

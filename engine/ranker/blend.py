@@ -1,10 +1,11 @@
 """The blend: one logistic stack over the parts' scores, fitted for the family out of fold.
 
 Each part scores a request's candidates: ``general`` (the general engine's score),
-``learner`` (the contextual learner's logit) and ``lora`` (the LoRA scorer's " Yes" minus
-" No" logit). Within one request each part's scores are standardized (mean 0, spread 1 over
-its candidates), so the weights compare like with like, and the blend is a conditional
-logit: P(candidate j chosen) = softmax_j(sum over parts of weight x standardized score).
+``learner`` (the contextual learner's logit), ``trees`` (the tree learner's logit) and
+``lora`` (the LoRA scorer's " Yes" minus " No" logit). Within one request each part's
+scores are standardized (mean 0, spread 1 over its candidates), so the weights compare like
+with like, and the blend is a conditional logit: P(candidate j chosen) =
+softmax_j(sum over parts of weight x standardized score).
 
 The weights are fitted on the validation slice: slates later than everything the parts were
 trained on, so they see how each part does on data it has not seen. They are kept
@@ -13,7 +14,10 @@ and pulled towards the general engine alone (weight 1, others 0), so that a few 
 slates cannot move them far. Then a guard: the blend is scored out of fold on the same slice
 (fitted on one half in time, judged on the other, both ways round), and when its hit@3 there
 (mean reciprocal rank: a slate shows only a few items, so hit@3 alone barely moves)
-is below the general engine's, the weights fall back to the general engine alone. Weights,
+is below the general engine's by more than one standard error of the paired difference, the
+weights fall back to the general engine alone. (A tie within the noise of a few dozen
+validation slates keeps the blend: the gate then compares the new version with the general
+engine on the hold-out, and a version below it there never serves.) Weights,
 validation figures and the rule that chose them go into the version's manifest.
 """
 
@@ -29,7 +33,7 @@ import numpy.typing as npt
 
 from engine.ranker.metrics import hit_at, reciprocal_rank
 
-PARTS = ("general", "learner", "lora")
+PARTS = ("general", "learner", "trees", "lora")
 PRIOR = {"general": 1.0}
 PULL = 0.05
 """Strength of the pull towards the prior (per case, on the mean log-likelihood)."""
@@ -150,7 +154,10 @@ def fit_blend(cases: Sequence[Case], parts: Sequence[str], *, k: int = 3) -> Ble
     generals = [reciprocal_rank(ranking(general, c), c.choice) for c in late + early]
     figures["blendOutOfFoldMrr"] = round(sum(oof) / len(oof), 4)
     figures["generalOutOfFoldMrr"] = round(sum(generals) / len(generals), 4)
-    if sum(oof) < sum(generals):
+    diffs = np.asarray(oof) - np.asarray(generals)
+    noise = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else 0.0
+    figures["outOfFoldMrrDiffSe"] = round(noise, 4)
+    if float(diffs.mean()) < -noise:
         return Blend(general.weights, "general only: the blend did worse out of fold", figures)
     weights = _fit(cases, names)
     figures["blendHitAt3"] = round(hit_rate(Blend(weights), cases, k), 4)

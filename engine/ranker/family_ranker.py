@@ -1,9 +1,10 @@
 """The served family model: how a version ranks the general engine's safe candidates.
 
-A version's manifest holds ``ranker``: the contextual learner's weights, the blend's
-weights and how many of the general engine's best candidates it scores. Ranking a request:
-the candidates (already through the safety pre-filter) -> each part's score (the general
-engine's score, the learner's logit, and, when the blend uses it, the LoRA scorer's
+A version's manifest holds ``ranker``: the contextual learner's weights, the tree
+learner's trees, the blend's weights and how many of the general engine's best candidates
+it scores. Ranking a request: the candidates (already through the safety pre-filter) ->
+each part's score (the general engine's score, the two learners' logits, and, when the
+blend uses it, the LoRA scorer's
 " Yes" minus " No" logit read from llama.cpp over a shared prefix) -> the blend -> best
 first. Nothing is decoded, so a warm answer costs one short prompt per candidate.
 """
@@ -11,7 +12,7 @@ first. Nothing is decoded, so a warm answer costs one short prompt per candidate
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.catalog import CatalogItem
@@ -19,6 +20,7 @@ from engine.ranker.blend import Blend
 from engine.ranker.learner import ContextualLearner
 from engine.ranker.moment import Moment
 from engine.ranker.prompts import NO, YES, prefix, suffix
+from engine.ranker.trees import TreeLearner
 
 RANKER_KIND = "pointwise-blend-v2"
 DEFAULT_CANDIDATES = 15
@@ -36,11 +38,12 @@ class RankerSpec:
     blend: Blend
     candidates: int = DEFAULT_CANDIDATES
     answers: tuple[str, str] = (YES, NO)
+    trees: TreeLearner = field(default_factory=TreeLearner.empty)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": RANKER_KIND, "candidates": self.candidates,
                 "answers": list(self.answers), "blend": self.blend.to_json(),
-                "learner": self.learner.to_json()}  # fmt: skip
+                "learner": self.learner.to_json(), "trees": self.trees.to_json()}  # fmt: skip
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> RankerSpec | None:
@@ -55,7 +58,8 @@ class RankerSpec:
             raise ValueError("the ranker's answers or candidate count are malformed")
         return cls(ContextualLearner.from_json(dict(doc.get("learner") or {})),
                    Blend.from_json(dict(doc.get("blend") or {})), candidates,
-                   (answers[0], answers[1]))  # fmt: skip
+                   (answers[0], answers[1]),
+                   TreeLearner.from_json(dict(doc.get("trees") or {})))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ def part_scores(
     lora: LoraScorer | None,
 ) -> list[dict[str, float]]:
     """Each candidate's part scores (``lora`` is called only when the blend uses it)."""
-    parts = [{"general": float(general.get(i.id, 0.0)), "learner": spec.learner.logit(moment, i)}
-             for i in items]  # fmt: skip
+    trees = spec.trees.logits(moment, items, general)
+    parts = [{"general": float(general.get(i.id, 0.0)), "learner": spec.learner.logit(moment, i),
+              "trees": t} for i, t in zip(items, trees, strict=True)]  # fmt: skip
     if spec.blend.uses("lora"):
         if lora is None:
             raise ValueError("this version's blend needs the LoRA scorer")

@@ -3,10 +3,11 @@ the part scores of a slice of slates, and the comparison the gate decides on.
 
 The LoRA scorer learns from every shown item of every training slate: the moment's prefix,
 the item's suffix, " Yes" when the family chose it and " No" when it did not (dismissed or
-passed over). The contextual learner is fitted twice: on the training slates only, to give
-the blend out-of-fold scores on the validation slice, and then on training plus validation
-for serving. The hold-out is never trained on: the gate judges the new version, the active
-version and the general engine on its slates, with the same candidates for all three.
+passed over). The two learners (contextual and trees) are fitted twice: on the training
+slates only, to give the blend out-of-fold scores on the validation slice, and then on
+training plus validation for serving. The hold-out is never trained on: the gate judges the
+new version, the active version and the general engine on its slates, with the same
+candidates for all three.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from engine.ranker.metrics import hit_at, ndcg_at
 from engine.ranker.moment import Moment
 from engine.ranker.prompts import NO, YES, pointwise
 from engine.ranker.slates import Slate
+from engine.ranker.trees import Schema, TreeLearner, fit_trees
 
 
 class Cancelled(Exception):
@@ -35,8 +37,21 @@ def learner_rows(slates: Iterable[Slate], by_id: dict[str, CatalogItem],
     return [(s.moment, by_id[i], y) for s in slates for i, y in s.rows() if i in by_id]
 
 
-def fit_on(slates: Iterable[Slate], by_id: dict[str, CatalogItem]) -> ContextualLearner:
-    return fit_learner(learner_rows(slates, by_id))
+@dataclass(frozen=True)
+class Learners:
+    """The family's two learners, fitted on the same slates."""
+
+    learner: ContextualLearner
+    trees: TreeLearner
+
+
+def fit_on(slates: Sequence[Slate], by_id: dict[str, CatalogItem]) -> Learners:
+    """Both learners on ``slates`` (the trees' columns: the members seen in them and the
+    topics of the catalog)."""
+    schema = Schema.of((s.moment for s in slates), by_id.values())
+    rows = [(s.moment, by_id[i], s.general[i], y)
+            for s in slates for i, y in s.rows() if i in by_id]  # fmt: skip
+    return Learners(fit_learner(learner_rows(slates, by_id)), fit_trees(rows, schema))
 
 
 def pointwise_examples(slates: Iterable[Slate], by_id: dict[str, CatalogItem],
@@ -47,13 +62,14 @@ def pointwise_examples(slates: Iterable[Slate], by_id: dict[str, CatalogItem],
 
 
 def validation_cases(slates: Sequence[Slate], by_id: dict[str, CatalogItem],
-                     learner: ContextualLearner, lora: LoraScorer | None, *,
+                     learners: Learners, lora: LoraScorer | None, *,
                      cancel: threading.Event | None = None) -> list[Case]:  # fmt: skip
     """Each slate with a choice as a blend case: its judged items' part scores."""
     from engine.ranker.blend import Blend
 
-    weights = {"general": 1.0, "learner": 1.0, **({"lora": 1.0} if lora is not None else {})}
-    probe = RankerSpec(learner, Blend(weights))
+    weights = {"general": 1.0, "learner": 1.0, "trees": 1.0,
+               **({"lora": 1.0} if lora is not None else {})}  # fmt: skip
+    probe = RankerSpec(learners.learner, Blend(weights), trees=learners.trees)
     cases: list[Case] = []
     for slate in slates:
         if cancel is not None and cancel.is_set():

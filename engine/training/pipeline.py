@@ -292,8 +292,9 @@ def _evaluate_and_publish(
             lora = lora_scorer(llama, adapter, None)
             oof = fit_on(parts.train, by_id)
             cases = validation_cases(parts.validation, by_id, oof, lora, cancel=cancel)
-            blend = fit_blend(cases, ("general", "learner", "lora"))
-            spec = RankerSpec(fit_on(parts.train + parts.validation, by_id), blend, n)
+            blend = fit_blend(cases, ("general", "learner", "trees", "lora"))
+            serving = fit_on(parts.train + parts.validation, by_id)
+            spec = RankerSpec(serving.learner, blend, n, trees=serving.trees)
             total = sum(1 for s in parts.holdout if s.choice is not None)
             yield Phase("evaluating", f"Comparing with the general ideas on {total} recent moments")
             theirs = None

@@ -102,6 +102,7 @@ def train_scorer(cache: Path, examples: list[tuple[str, str]], out: Path) -> dic
         config, examples=examples, cache_dir=cache, out_dir=out, checkpoint_dir=out / "ckpt",
         objective="yes_no", lora_layers=config.scorer_layers,
         learning_rate=config.scorer_learning_rate, batch_size=config.scorer_batch_size,
+        micro_batch_size=config.scorer_micro_batch_size,
         epochs=config.scorer_epochs, max_seq_length=SCORER_MAX_TOKENS,
         gradient_checkpointing=False, num_threads=os.cpu_count(),
     )  # fmt: skip

@@ -189,6 +189,7 @@ def run_ours(
         checkpoint_dir=work / "ours" / "ckpt",
         tokenized_path=tokens,
         batch_size=args.batch,
+        micro_batch_size=args.micro,
         epochs=args.epochs,
         max_seq_length=args.seq,
         learning_rate=args.lr,
@@ -261,6 +262,7 @@ def run_baseline(
                 "tokens": str(tokens),
                 "steps": steps,
                 "batch": args.batch,
+                "micro": args.micro,
                 "seq": args.seq,
                 "epochs": args.epochs,
                 "lr": args.lr,
@@ -460,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="yes_no: the simulated family's logged slates")  # fmt: skip
     parser.add_argument("--lora-layers", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
+    parser.add_argument("--micro", type=int, default=None,
+                        help="our prompts per forward/backward pass (the scorer's config: 4)")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seq", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
@@ -476,10 +480,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.baseline_worker:
         return baseline_worker(args.baseline_worker)
+    from engine.config import FineTuningConfig
+
+    config = FineTuningConfig()
     scorer = args.objective == "yes_no"
     defaults = {"batch": 16 if scorer else 4, "epochs": 1 if scorer else 2,
                 "seq": 128 if scorer else 512, "lr": 1e-3 if scorer else 1e-4,
-                "lora_layers": 8 if scorer else None}  # fmt: skip
+                "lora_layers": 8 if scorer else None,
+                "micro": config.scorer_micro_batch_size if scorer else None}  # fmt: skip
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -530,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
                 "steps": steps,
                 "how": how,
                 "batch": args.batch,
+                "micro": args.micro,
                 "epochs": args.epochs,
                 "max_seq_length": args.seq,
                 "lr": args.lr,

@@ -228,6 +228,7 @@ def _train(
         lora_layers=config.scorer_layers,
         learning_rate=config.scorer_learning_rate,
         batch_size=config.scorer_batch_size,
+        micro_batch_size=min(config.scorer_micro_batch_size, config.scorer_batch_size),
         epochs=config.scorer_epochs,
         max_seq_length=min(config.max_seq_length, SCORER_MAX_TOKENS),
         gradient_checkpointing=False,

@@ -283,8 +283,9 @@ class _Run:
         job, n_layers = self.job, self.lm.n_layers
         max_seq = min(job.max_seq_length, resumed_seq or job.max_seq_length)
         if job.objective == "yes_no":
-            # Short prompts, a 2-row head and no backward pass below the LoRA layers: the
-            # whole batch fits in one padded pass (the watchdog still guards the budget).
+            # Short prompts, a 2-row head and no backward pass below the LoRA layers: no
+            # recomputation, passes of the job's micro-batch (the scorer's config: 4 prompts;
+            # see FineTuningConfig.scorer_micro_batch_size); the watchdog guards the budget.
             self.plan = MemoryPlan(job.micro_batch_size or job.batch_size, max_seq, 0, 0.0)
         elif self.device != "cpu":
             micro = min(job.batch_size, job.micro_batch_size or job.batch_size)

@@ -304,6 +304,7 @@ def test_scrub_many_matches_scrub(smith: PrivacyFilter) -> None:
 
 
 def test_one_shared_analyzer_across_threads(smith: PrivacyFilter) -> None:
+    from engine import lean_imports
     from engine.privacy import filter as privacy_filter
 
     warm_up()
@@ -323,7 +324,7 @@ def test_one_shared_analyzer_across_threads(smith: PrivacyFilter) -> None:
         t.join()
     assert results == [expected] * 20
     assert privacy_filter._engines(privacy_filter.DEFAULT_SPACY_MODEL) is engines
-    assert not any(isinstance(f, privacy_filter._ImportBlocker) for f in sys.meta_path)
+    assert not any(isinstance(f, lean_imports._ImportBlocker) for f in sys.meta_path)
 
 
 def test_a_missing_spacy_model_is_an_error_not_a_download() -> None:

@@ -26,17 +26,13 @@ e-mail domains are checked against the suffix list bundled with tldextract.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import re
-import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from engine import lean_imports
 from engine.errors import ValidationFailed
 from engine.profiles import FamilyProfile
 
@@ -130,43 +126,14 @@ class _Engines:
 
 _ENGINES: dict[str, _Engines] = {}
 _ENGINES_LOCK = threading.Lock()
-_NOT_NEEDED = ("torch", "transformers")
 _WARM_UP_TEXT = (
     "Ask Bjorn: mail ann@example.co.uk, see example.org, call 555-123-4567, card "
     "4111 1111 1111 1111, host 10.0.0.1, 42 Maple Street, born on 3 May 2016."
 )
 
 
-class _ImportBlocker(importlib.abc.MetaPathFinder):
-    """Refuses some top-level packages to one thread, for as long as it is installed."""
-
-    def __init__(self, names: frozenset[str], thread_id: int) -> None:
-        self.names = names
-        self.thread_id = thread_id
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if threading.get_ident() == self.thread_id and fullname.partition(".")[0] in self.names:
-            raise ModuleNotFoundError(
-                f"{fullname} is not loaded for the privacy filter", name=fullname
-            )
-        return None
-
-
-@contextmanager
-def _without_unneeded_imports() -> Iterator[None]:
-    names = frozenset(n for n in _NOT_NEEDED if n not in sys.modules)
-    blocker = _ImportBlocker(names, threading.get_ident())
-    sys.meta_path.insert(0, blocker)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(blocker)
-
-
 def _load_engines(spacy_model: str) -> _Engines:
-    with _without_unneeded_imports():
+    with lean_imports.without("the privacy filter"):
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider
         from presidio_anonymizer import AnonymizerEngine
@@ -317,7 +284,7 @@ class PrivacyFilter:
         """The deny-list: every string that names a member of the family."""
         if self.profile is None:
             return []
-        with _without_unneeded_imports():
+        with lean_imports.without("the privacy filter"):
             from engine.privacy.recognizers import member_name_terms
         return member_name_terms(self.profile)
 

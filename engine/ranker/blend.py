@@ -10,15 +10,16 @@ softmax_j(sum over parts of weight x standardized score).
 The weights are fitted on the validation slice: slates later than everything the parts were
 trained on, so they see how each part does on data it has not seen. They are kept
 non-negative (every part says "higher is better"; a negative weight would only fit noise)
-and pulled towards the general engine alone (weight 1, others 0), so that a few validation
-slates cannot move them far. Then a guard: the blend is scored out of fold on the same slice
-(fitted on one half in time, judged on the other, both ways round), and when its hit@3 there
-(mean reciprocal rank: a slate shows only a few items, so hit@3 alone barely moves)
-is below the general engine's by more than one standard error of the paired difference, the
-weights fall back to the general engine alone. (A tie within the noise of a few dozen
-validation slates keeps the blend: the gate then compares the new version with the general
-engine on the hold-out, and a version below it there never serves.) Weights,
-validation figures and the rule that chose them go into the version's manifest.
+and pulled towards the tree learner alone (weight 1, others 0; the general engine alone when
+there are no trees), so that a few validation slates cannot move them far. Then a guard:
+the blend is scored out of fold on the same slice (fitted on one half in time, judged on
+the other, both ways round), and when its mean reciprocal rank there (a slate shows only a
+few items, so hit@3 alone barely moves) is below the general engine's by more than one
+standard error of the paired difference, the weights fall back to the general engine
+alone. (A tie within the noise of a few dozen validation slates keeps the blend: the gate
+then compares the new version with the general engine on the hold-out, and a version below
+it there never serves.) Weights, validation figures and the rule that chose them go into
+the version's manifest.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ import numpy.typing as npt
 from engine.ranker.metrics import hit_at, reciprocal_rank
 
 PARTS = ("general", "learner", "trees", "lora")
-PRIOR = {"general": 1.0}
+GENERAL_ONLY = {"general": 1.0}
+TREES_FIRST = {"trees": 1.0}
+"""The weights the fit starts from and is pulled towards: the tree learner alone when it is a
+part (it already reads the general engine's score, so weighting the general engine again
+would count it twice), else the general engine alone. Measured on nine simulated families
+(400 slates, the general engine's top 20 on fresh moments, no LoRA): hit@3 summed 3.19
+pulled towards the trees, 2.88 pulled towards the general engine."""
 PULL = 0.05
 """Strength of the pull towards the prior (per case, on the mean log-likelihood)."""
 MIN_CASES = 8
@@ -83,7 +90,7 @@ class Blend:
 
     @classmethod
     def general_only(cls, rule: str = "general only") -> Blend:
-        return cls(dict(PRIOR), rule)
+        return cls(dict(GENERAL_ONLY), rule)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def hit_rate(blend: Blend, cases: Sequence[Case], k: int = 3) -> float:
 
 
 def _fit(cases: Sequence[Case], names: Sequence[str]) -> dict[str, float]:
-    """Non-negative conditional-logit weights pulled towards ``PRIOR`` (L-BFGS-B)."""
+    """Non-negative conditional-logit weights pulled towards the prior (L-BFGS-B)."""
     from scipy.optimize import minimize
 
     mats: list[npt.NDArray[np.float64]] = []
@@ -118,7 +125,8 @@ def _fit(cases: Sequence[Case], names: Sequence[str]) -> dict[str, float]:
         cols = [standardized([p.get(n, 0.0) for p in case.parts]) for n in names]
         mats.append(np.asarray(cols, dtype=np.float64).T)
         targets.append(case.ids.index(case.choice))
-    prior = np.array([PRIOR.get(n, 0.0) for n in names])
+    start = TREES_FIRST if "trees" in names else GENERAL_ONLY
+    prior = np.array([start.get(n, 0.0) for n in names])
 
     def loss(w: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
         total, grad = 0.0, np.zeros_like(w)
@@ -137,9 +145,14 @@ def _fit(cases: Sequence[Case], names: Sequence[str]) -> dict[str, float]:
     return {n: float(w) for n, w in zip(names, result.x, strict=True)}
 
 
+def _varies(cases: Sequence[Case], part: str) -> bool:
+    return any(len({p.get(part, 0.0) for p in c.parts}) > 1 for c in cases)
+
+
 def fit_blend(cases: Sequence[Case], parts: Sequence[str], *, k: int = 3) -> Blend:
     """The stack over ``parts`` fitted on ``cases`` (see the module docstring)."""
-    names = [p for p in PARTS if p in parts]
+    # A part that scores every candidate of every case alike (an empty learner) says nothing.
+    names = [p for p in PARTS if p in parts and (p == "general" or _varies(cases, p))]
     general = Blend.general_only()
     base = hit_rate(general, cases, k)
     figures: dict[str, Any] = {"cases": len(cases), "generalHitAt3": round(base, 4)}

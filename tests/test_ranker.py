@@ -178,6 +178,18 @@ def test_blend_weights_are_non_negative_and_the_guard_falls_back() -> None:
     flat = [Case([{**p, "trees": 0.0} for p in c.parts], c.ids, c.chosen, c.choice)
             for c in cases]  # fmt: skip
     assert "trees" not in fit_blend(flat, ("general", "trees")).weights
+    # When the fitted blend fails out of fold but the trees alone (out of sample as they
+    # are) do not fall behind the general engine, the trees alone serve.
+    misled = []
+    for n, c in enumerate(cases):
+        sign = 3.0 if n < len(cases) // 2 else -3.0
+        good = [1.0 if i == c.choice else 0.0 for i in c.ids]
+        noisy = [0.8 * g + p["general"] for g, p in zip(good, c.parts, strict=True)]
+        misled.append(Case([{"general": x, "trees": x, "learner": sign * g}
+                            for g, x in zip(good, noisy, strict=True)],
+                           c.ids, c.chosen, c.choice))  # fmt: skip
+    alone = fit_blend(misled, ("general", "learner", "trees"))
+    assert alone.weights == {"trees": 1.0} and alone.rule.startswith("tree learner alone")
     assert standardized([2.0, 2.0]) == [0.0, 0.0]
 
 

@@ -15,11 +15,13 @@ there are no trees), so that a few validation slates cannot move them far. Then 
 the blend is scored out of fold on the same slice (fitted on one half in time, judged on
 the other, both ways round), and when its mean reciprocal rank there (a slate shows only a
 few items, so hit@3 alone barely moves) is below the general engine's by more than one
-standard error of the paired difference, the weights fall back to the general engine
-alone. (A tie within the noise of a few dozen validation slates keeps the blend: the gate
-then compares the new version with the general engine on the hold-out, and a version below
-it there never serves.) Weights, validation figures and the rule that chose them go into
-the version's manifest.
+standard error of the paired difference, the weights fall back to the tree learner alone
+when it is not worse than the general engine there by that much (it was fitted on the
+training slates, so its validation scores are out of sample as they are), else to the
+general engine alone. (A tie within the noise of a few dozen validation slates keeps the
+blend: the gate then compares the new version with the general engine on the hold-out, and
+a version below it there never serves.) Weights, validation figures and the rule that
+chose them go into the version's manifest.
 """
 
 from __future__ import annotations
@@ -145,6 +147,14 @@ def _fit(cases: Sequence[Case], names: Sequence[str]) -> dict[str, float]:
     return {n: float(w) for n, w in zip(names, result.x, strict=True)}
 
 
+def _worse(mine: Sequence[float], theirs: Sequence[float]) -> tuple[bool, float]:
+    """Whether ``mine`` is below ``theirs`` (paired, per case) by more than one standard
+    error of the difference; and that standard error."""
+    diffs = np.asarray(mine) - np.asarray(theirs)
+    noise = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else 0.0
+    return float(diffs.mean()) < -noise, noise
+
+
 def _varies(cases: Sequence[Case], part: str) -> bool:
     return any(len({p.get(part, 0.0) for p in c.parts}) > 1 for c in cases)
 
@@ -167,10 +177,18 @@ def fit_blend(cases: Sequence[Case], parts: Sequence[str], *, k: int = 3) -> Ble
     generals = [reciprocal_rank(ranking(general, c), c.choice) for c in late + early]
     figures["blendOutOfFoldMrr"] = round(sum(oof) / len(oof), 4)
     figures["generalOutOfFoldMrr"] = round(sum(generals) / len(generals), 4)
-    diffs = np.asarray(oof) - np.asarray(generals)
-    noise = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else 0.0
+    worse, noise = _worse(oof, generals)
     figures["outOfFoldMrrDiffSe"] = round(noise, 4)
-    if float(diffs.mean()) < -noise:
+    if worse:
+        if "trees" in names:
+            # The trees alone need no fitting here: their validation scores are already out
+            # of sample (fitted on the training slates), so they are judged as they are.
+            alone = [reciprocal_rank(ranking(Blend(dict(TREES_FIRST)), c), c.choice)
+                     for c in late + early]  # fmt: skip
+            figures["treesMrr"] = round(sum(alone) / len(alone), 4)
+            if not _worse(alone, generals)[0]:
+                return Blend(dict(TREES_FIRST), "tree learner alone: the fitted blend did worse "
+                             "out of fold", figures)  # fmt: skip
         return Blend(general.weights, "general only: the blend did worse out of fold", figures)
     weights = _fit(cases, names)
     figures["blendHitAt3"] = round(hit_rate(Blend(weights), cases, k), 4)

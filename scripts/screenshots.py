@@ -28,9 +28,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QPainter  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QPushButton, QScrollArea, QWidget  # noqa: E402
 
 PIN = "2468"
 
@@ -300,11 +300,30 @@ def main(argv: list[str] | None = None) -> int:
         parents.gate.pad.type_pin(PIN)
         wait(app, lambda: session.lock.unlocked)
         grab(app, window, out / f"parents-content{suffix}.png")
+        # Time limits: the demo's bedtime window edited as a parent would, tapping "Screens"
+        # (offered first), the editor scrolled to what is paused; then Done and Save, and the
+        # saved row reads "no screens, …".
+        from engine.profiles import SCREENS
+
         parents.tabs.setCurrentIndex(1)
-        grab(app, window, out / f"parents-time-limits{suffix}.png")
-        parents.time_limits.edit_window(0)
+        time_limits = parents.time_limits
+        row = time_limits.row_widgets[0]
+        next(b for b in row.findChildren(QPushButton) if b.text() == "Edit").click()
+        editor = time_limits.editor
+        editor.categories.chips[SCREENS].click()
+        for _ in range(5):
+            app.processEvents()
+        area = parents.tabs.currentWidget()
+        assert isinstance(area, QScrollArea)
+        area.ensureWidgetVisible(editor.done_button, 0, 12)
         grab(app, window, out / f"parents-time-editor{suffix}.png")
-        parents.time_limits._close_editor()
+        editor.done_button.click()
+        parents.save_button.click()
+        wait(app, lambda: session.bridge.pending == 0 and not parents.dirty)
+        window.banner.hide()
+        # The replaced rows were deleteLater()'d; without a running event loop they would linger
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        grab(app, window, out / f"parents-time-limits{suffix}.png")
         parents.tabs.setCurrentIndex(2)
         wait(app, lambda: session.bridge.pending == 0)
         grab(app, window, out / f"parents-data{suffix}.png")

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tmp) / "home"
         print("preparing a data directory with the demo family…")
         prepare_home(home)
-        session = EngineSession(
-            home, "development", local_clock=lambda: datetime.now().replace(hour=17, minute=30)
-        )
+        # Yesterday at 17:30: an afternoon scene whatever the hour, never in the future
+        # (interactions logged "in the future" are refused).
+        afternoon = (datetime.now() - timedelta(days=1)).replace(hour=17, minute=30)
+        session = EngineSession(home, "development", local_clock=lambda: afternoon)
         window = MainWindow(session)
         window.resize(width, height)
         window.show()

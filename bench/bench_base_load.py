@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from engine import basemodel  # noqa: E402
-from engine.paths import DataDir  # noqa: E402
+from engine.base.paths import DataDir  # noqa: E402
 
 CHILD = r"""
 import json, os, sys, time

@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.bench_ranker import prepare_home, train_scorer
     from bench.ranker_lab import make_family
-    from engine import families
-    from engine.config import FineTuningConfig
-    from engine.core import Famtune
-    from engine.modelstore import ModelStore
+    from engine.base.config import FineTuningConfig
+    from engine.domain import families
+    from engine.domain.home import Famtune
+    from engine.domain.modelstore import ModelStore
     from engine.ranker.blend import Blend
     from engine.ranker.family_ranker import RankerSpec
     from engine.ranker.prompts import prefix, suffix

@@ -130,7 +130,7 @@ def stall_while_training(home: Path, seconds: float) -> dict[str, Any]:
 
 
 def prepare(work: Path) -> Path:
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
 
     home = work / "home"
     ft = Famtune(home, profile="development")

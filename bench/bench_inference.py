@@ -37,13 +37,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from engine import basemodel  # noqa: E402
-from engine.inference.llama_service import GenerationResult, LlamaService  # noqa: E402
-from engine.inference.lora_gguf import write_lora_gguf  # noqa: E402
+from engine.base.paths import DataDir, resource_path  # noqa: E402
+from engine.gguf.lora import write_lora_gguf  # noqa: E402
+from engine.inference.generation import GenerationResult, JsonGenerator  # noqa: E402
 from engine.inference.prompts import (  # noqa: E402
     build_recommendation_prompt,
     recommendation_schema,
 )
-from engine.paths import DataDir, resource_path  # noqa: E402
 
 PROJECTIONS = {
     "self_attn.q_proj": (640, 1024),
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         adapter = random_adapter(Path(scratch) / "random-r8.gguf", dtype=args.lora_dtype)
         prompt, schema = request(args.n, args.candidates)
         t0 = time.perf_counter()
-        svc = LlamaService(base, n_threads=args.threads, n_ctx=2048)
+        svc = JsonGenerator(base, n_threads=args.threads, n_ctx=2048)
         load_s = time.perf_counter() - t0
         paths: dict[str, Callable[[], GenerationResult]] = {
             "raw llama-cpp-python": lambda: svc.raw_generate(

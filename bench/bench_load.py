@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    from engine import families
-    from engine.core import Famtune
+    from engine.domain import families
+    from engine.domain.home import Famtune
     from engine.recommend.service import RecommendationService
     from engine.safety import SafetyValidator
 

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.privacy import DEFAULT_SPACY_MODEL, Entity, PrivacyFilter, warm_up  # noqa: E402
-from engine.profiles import FamilyProfile, parse_profile  # noqa: E402
+from engine.schema.profiles import FamilyProfile, parse_profile  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"recall": 0.95, "member_recall": 1.0, "retention": 0.90, "p50_ms": 20.0}

@@ -77,7 +77,7 @@ def by_score(ids: list[str], scores: list[float]) -> list[str]:
 def prepare_home(work: Path) -> tuple[Path, Path, str]:
     """An initialized data dir with the training copy: (home, cache dir, base gguf path)."""
     from engine import basemodel
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
 
     home = work / "home"
     ft = Famtune(home, profile="jetson")
@@ -91,10 +91,10 @@ def prepare_home(work: Path) -> tuple[Path, Path, str]:
 
 def train_scorer(cache: Path, examples: list[tuple[str, str]], out: Path) -> dict[str, Any]:
     """The LoRA scorer as ``train`` trains it (worker subprocess, jetson settings)."""
-    from engine.config import FineTuningConfig
+    from engine.base.config import FineTuningConfig
+    from engine.personalize.pipeline import SCORER_MAX_TOKENS
     from engine.training.events import Done
     from engine.training.job import TrainJob
-    from engine.training.pipeline import SCORER_MAX_TOKENS
     from engine.training.trainer import run_training_subprocess
 
     config = FineTuningConfig()
@@ -172,9 +172,9 @@ def family_model(fam: Family, n: int, cases: list[HeldOut], llama: Any, cache: P
 def moments_after(fam: Family, n: int) -> list[HeldOut]:
     """The held-out moments with candidates and choice as of a history of ``n`` slates."""
     from bench.ranker_lab import views
-    from engine.context import parse_context
-    from engine.recommend.general import GeneralEngine, learn_taste
+    from engine.general.ranking import GeneralEngine, learn_taste
     from engine.safety import SafetyValidator
+    from engine.schema.context import parse_context
 
     if n >= len(fam.slates):
         return fam.heldout

@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.catalog import load_builtin_catalog  # noqa: E402
-from engine.context import parse_context  # noqa: E402
-from engine.core import Famtune  # noqa: E402
-from engine.profiles import parse_profile_text  # noqa: E402
-from engine.recommend.general import GeneralEngine  # noqa: E402
+from engine.domain.catalog import load_builtin_catalog  # noqa: E402
+from engine.domain.home import Famtune  # noqa: E402
+from engine.general.ranking import GeneralEngine  # noqa: E402
 from engine.recommend.service import RecommendationService  # noqa: E402
+from engine.schema.context import parse_context  # noqa: E402
+from engine.schema.profiles import parse_profile_text  # noqa: E402
 
 CONTEXTS = [
     {

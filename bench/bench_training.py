@@ -127,8 +127,8 @@ def simulated_examples(work: Path, interactions: int, seed: int) -> list[tuple[s
     """The training pairs famtune's own dataset builder makes for the demo family after
     ``interactions`` simulated interactions (what ``train`` would train on)."""
     from engine.cli.main import main as engine_cli
-    from engine.core import Famtune
-    from engine.training.dataset import build_dataset
+    from engine.domain.home import Famtune
+    from engine.personalize.dataset import build_dataset
 
     home = work / "sim-home"
     ft = Famtune(home, profile="development")
@@ -480,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.baseline_worker:
         return baseline_worker(args.baseline_worker)
-    from engine.config import FineTuningConfig
+    from engine.base.config import FineTuningConfig
 
     config = FineTuningConfig()
     scorer = args.objective == "yes_no"
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, value)
 
     from engine import basemodel
-    from engine.paths import DataDir, default_home
+    from engine.base.paths import DataDir, default_home
     from engine.training.data import TokenizedData, tokenize_in_subprocess
 
     data_dir = DataDir(args.home or default_home())

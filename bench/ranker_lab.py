@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.catalog import CatalogItem, load_builtin_catalog
-from engine.context import parse_context
-from engine.interactions import InteractionView
-from engine.profiles import FamilyProfile
+from engine.domain.catalog import CatalogItem, load_builtin_catalog
+from engine.domain.interactions import InteractionView
+from engine.general.ranking import GeneralEngine, learn_taste
 from engine.ranker.moment import Moment, moment_of
 from engine.ranker.slates import Slate, audience_of, build_slates
-from engine.recommend.general import GeneralEngine, learn_taste
 from engine.safety import SafetyValidator
+from engine.schema.context import parse_context
+from engine.schema.profiles import FamilyProfile
 from engine.sim.profiles import synthetic_profile
 from engine.sim.simulator import FamilySimulator
 from engine.sim.tastes import Archetype

@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from engine.errors import FamtuneError, ValidationFailed
-from engine.profiles import TimeRestriction
+from engine.base.errors import FamtuneError, ValidationFailed
+from engine.schema.profiles import TimeRestriction
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def span_text(start: str, end: str) -> str:
     return f"{start} → {end}"
 
 
-# The time-limit choice "screens" (engine.profiles.SCREENS) is not a catalog category but
+# The time-limit choice "screens" (engine.schema.profiles.SCREENS) is not a catalog category but
 # every activity with a screen, which is what parents look for; in a sentence it reads
 # "no screens".
 SCREENS_LABEL = "Screens (TV, tablet, games)"

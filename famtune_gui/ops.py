@@ -11,16 +11,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import audit, datarights, families, pin_recovery
-from engine import pin as parental
-from engine.core import Famtune
+from engine.app.integration import IntegrationMetrics, SimpleFineTuningIntegration
+from engine.base.errors import FamtuneError, NotFound, ValidationFailed
 from engine.db.tables import AuditEvent, Family
-from engine.errors import FamtuneError, NotFound, ValidationFailed
-from engine.integration import IntegrationMetrics, SimpleFineTuningIntegration
-from engine.modelstore import VersionInfo
-from engine.pin import PinCheck
-from engine.profiles import MAX_PROFILE_BYTES, FamilyProfile, parse_profile, parse_profile_text
+from engine.domain import audit, datarights, families, pin_recovery
+from engine.domain import pin as parental
+from engine.domain.home import Famtune
+from engine.domain.modelstore import VersionInfo
+from engine.domain.pin import PinCheck
 from engine.recommend.service import Batch
+from engine.schema.profiles import (
+    MAX_PROFILE_BYTES,
+    FamilyProfile,
+    parse_profile,
+    parse_profile_text,
+)
 
 Clock = Callable[[], datetime]
 
@@ -115,7 +120,7 @@ def create_family(
 def vocabulary() -> Vocabulary:
     from collections import Counter
 
-    from engine.catalog import CATEGORIES, load_builtin_catalog
+    from engine.domain.catalog import CATEGORIES, load_builtin_catalog
     from engine.safety.lexicon import default_lexicon
 
     sensitive = sorted(default_lexicon().topics)
@@ -166,8 +171,8 @@ def save_profile(ft: Famtune, profile: FamilyProfile, created: bool = False) -> 
 
 def write_json(path: Path, document: Any) -> Path:
     """Write a JSON file all or nothing, owner-only, never through a planted symlink
-    (:func:`engine.fileio.write_private`)."""
-    from engine.fileio import write_private
+    (:func:`engine.base.fileio.write_private`)."""
+    from engine.base.fileio import write_private
 
     write_private(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
     return path
@@ -214,8 +219,8 @@ def recommend(
     target: str | None,
     n: int = 5,
 ) -> Ideas:
-    from engine.context import parse_context
-    from engine.recommend.general import wind_down_note
+    from engine.general.ranking import wind_down_note
+    from engine.schema.context import parse_context
 
     batch = facade.recommend(family_id, context, target, n=n)
     profile = load_profile(facade.ft, family_id)
@@ -224,8 +229,8 @@ def recommend(
     if note:  # bedtime: calm, short ideas or none (ranked first; the rest is dropped here)
         from dataclasses import replace
 
-        from engine.catalog import load_builtin_catalog
-        from engine.recommend.general import winds_down
+        from engine.domain.catalog import load_builtin_catalog
+        from engine.general.ranking import winds_down
 
         known = {item.id: item for item in load_builtin_catalog()}
         calm = [
@@ -338,7 +343,7 @@ def models_overview(facade: SimpleFineTuningIntegration, family_id: str) -> Mode
     needed = config.retraining_threshold if versions else config.min_interactions_for_training
     note: str | None = None
     try:
-        from engine.training.dataset import enough_data
+        from engine.personalize.dataset import enough_data
     except ImportError:  # a build without the training pipeline
         pass
     else:

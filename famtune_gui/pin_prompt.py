@@ -10,8 +10,8 @@ from functools import partial
 
 from PySide6.QtWidgets import QWidget
 
-from engine.core import Famtune
-from engine.pin import PinCheck
+from engine.domain.home import Famtune
+from engine.domain.pin import PinCheck
 from famtune_gui import ops
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.dialogs import PinDialog

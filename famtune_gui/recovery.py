@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.pin_recovery import Recovery
+from engine.domain.pin_recovery import Recovery
 from famtune_gui import ops
 from famtune_gui.fmt import plain_error
 from famtune_gui.session import EngineSession

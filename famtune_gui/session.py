@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
-from engine.core import Famtune
+from engine.app.integration import SimpleFineTuningIntegration
+from engine.base.errors import FamtuneError
 from engine.db.tables import utcnow
-from engine.errors import FamtuneError
-from engine.integration import SimpleFineTuningIntegration
-from engine.interactions import LLMEnhancedLearningEngine
-from engine.profiles import FamilyProfile
+from engine.domain.home import Famtune
+from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.bridge import Bridge, GeneratorWorker, Lane
 from famtune_gui.fmt import plain_error
@@ -372,12 +372,10 @@ class EngineSession(QObject):
             return
 
         def due() -> bool:
-            from engine.training.scheduler import TrainingScheduler
-
             if self.train_factory == self._real_training and not training_available():
                 return False
             try:
-                ready, reason = TrainingScheduler(self.facade).due(family_id)
+                ready, reason = self.facade.training_due(family_id)
             except ImportError:  # the training pipeline is not installed in this build
                 return False
             log.debug("training %s: %s (%s)", family_id, ready, reason)
@@ -417,9 +415,9 @@ class EngineSession(QObject):
 
 
 def training_available() -> bool:
-    """Whether this build has the training pipeline (``engine.training.pipeline``)."""
+    """Whether this build has the training pipeline (``engine.personalize.pipeline``)."""
     try:
-        return importlib.util.find_spec("engine.training.pipeline") is not None
+        return importlib.util.find_spec("engine.personalize.pipeline") is not None
     except ImportError:
         return False
 

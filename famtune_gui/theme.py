@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.paths import resource_path
+from engine.base.paths import resource_path
 
 TARGET = 48  # the smallest thing a finger must hit, in px
 ICON = QSize(32, 32)

@@ -189,9 +189,9 @@ def observe(home: Path) -> dict[str, Any]:
 
 def version_files(home: Path) -> dict[str, str]:
     """Every version's files against the sha256 in its manifest, active or not."""
-    from engine.core import Famtune
-    from engine.errors import FamtuneError
-    from engine.modelstore import ModelStore
+    from engine.base.errors import FamtuneError
+    from engine.domain.home import Famtune
+    from engine.domain.modelstore import ModelStore
 
     ft = Famtune(home, profile="development")
     try:
@@ -357,7 +357,7 @@ def acked_from(state: dict[str, Any]) -> Acked:
 
 def normalized(document: dict[str, Any]) -> dict[str, Any]:
     """A profile as ``family export`` prints it after importing ``document``."""
-    from engine.profiles import parse_profile_text
+    from engine.schema.profiles import parse_profile_text
 
     return parse_profile_text(json.dumps(document)).to_json()
 
@@ -605,9 +605,9 @@ def commit_random_version(home: Path, seed: int) -> None:
     """A small random LoRA adapter for the first layers of Gemma 3 270M, committed and active."""
     import numpy as np
 
-    from engine.core import Famtune
-    from engine.inference.lora_gguf import write_lora_gguf
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.domain.home import Famtune
+    from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.gguf.lora import write_lora_gguf
 
     dims = {"q_proj": (640, 1024), "k_proj": (640, 256), "v_proj": (640, 256),
             "o_proj": (1024, 640), "gate_proj": (640, 2048), "up_proj": (640, 2048),

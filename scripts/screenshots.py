@@ -131,10 +131,10 @@ def first_run(app: QApplication, root: Path, size: tuple[int, int], out: Path, s
 
 
 def prepare_home(home: Path) -> None:
-    from engine import pin
-    from engine.core import Famtune
-    from engine.interactions import LLMEnhancedLearningEngine
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.domain import pin
+    from engine.domain.home import Famtune
+    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
 
     ft = Famtune(home, profile="development")
     ft.initialize(demo=True, training_cache=False)
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         family.page_choice.set_value("family")
         family._page("family")
         grab(app, window, out / f"family-preferences{suffix}.png")
-        from engine.errors import ValidationFailed
+        from engine.base.errors import ValidationFailed
 
         family.page_choice.set_value("members")
         family._page("members")
@@ -283,8 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         grab(app, window, out / f"parents-gate{suffix}.png")
         # PIN recovery: the code typed on the on-screen keys, then the new code, shown once
         with session.ft.db.write() as db:
-            from engine import pin_recovery
-
+            from engine.domain import pin_recovery
             code = pin_recovery.issue_recovery_code(db)
         parents.gate.forgot_button.click()
         recovery = next(w for w in app.topLevelWidgets() if isinstance(w, RecoveryDialog))
@@ -304,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         # Time limits: the demo's bedtime window edited as a parent would, tapping "Screens"
         # (offered first), the editor scrolled to what is paused; then Done and Save, and the
         # saved row reads "no screens, …".
-        from engine.profiles import SCREENS
+        from engine.schema.profiles import SCREENS
 
         parents.tabs.setCurrentIndex(1)
         time_limits = parents.time_limits

@@ -45,7 +45,7 @@ def clone_home(src: Path, dst: Path) -> Path:
 @pytest.fixture(scope="session")
 def template_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialized data directory (schema, key, verified base model), without families."""
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
 
     home = tmp_path_factory.mktemp("template") / "home"
     ft = Famtune(home, profile="development")
@@ -69,7 +69,7 @@ def smith_profile() -> dict[str, Any]:
 
 @pytest.fixture
 def engine_ctx(home: Path) -> Iterator[Any]:
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
 
     ft = Famtune(home, profile="development")
     yield ft
@@ -114,7 +114,7 @@ def base_model_data(template_home: Path) -> Any:
     copy between sessions; it is then reused instead of rebuilt.
     """
     from engine import basemodel
-    from engine.paths import DataDir
+    from engine.base.paths import DataDir
 
     keep = os.environ.get("FAMTUNE_TEST_BASE_HOME")
     if not keep:

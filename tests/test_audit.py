@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine import audit, families
-from engine.core import Famtune
 from engine.db.tables import AuditEvent
-from engine.profiles import parse_profile
+from engine.domain import audit, families
+from engine.domain.home import Famtune
+from engine.schema.profiles import parse_profile
 from tests.conftest import CliRun
 
 N = 40

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from engine import basemodel
-from engine.errors import ModelFileError
-from engine.paths import DataDir
+from engine.base.errors import ModelFileError
+from engine.base.paths import DataDir
 
 MODEL_SIZE = 253_113_024
 TENSOR_DATA_BYTES = 246_587_904

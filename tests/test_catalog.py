@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine.catalog import (
+from engine.base.errors import FamtuneError, NotFound, ValidationFailed
+from engine.domain.catalog import (
     CATEGORIES,
     Catalog,
     CatalogItem,
@@ -17,8 +18,7 @@ from engine.catalog import (
     load_builtin_catalog,
     parse_catalog_item,
 )
-from engine.core import Famtune
-from engine.errors import FamtuneError, NotFound, ValidationFailed
+from engine.domain.home import Famtune
 from tests.conftest import CliRun
 
 

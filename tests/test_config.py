@@ -1,4 +1,4 @@
-"""Tests for engine.config: profiles, the runtime detector and layered overrides."""
+"""Tests for engine.base.config: profiles, the runtime detector and layered overrides."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import (
+from engine.base.config import (
     DEFAULT_TARGET_MODULES,
     FineTuningConfig,
     FineTuningConfigFactory,
@@ -18,8 +18,8 @@ from engine.config import (
     RuntimeConfigDetector,
     load_config,
 )
-from engine.errors import ConfigError, ValidationFailed
-from engine.paths import DataDir
+from engine.base.errors import ConfigError, ValidationFailed
+from engine.base.paths import DataDir
 
 
 def fake_detector(

@@ -148,7 +148,7 @@ def _runs(home: Path) -> list[dict[str, Any]]:
 def family_home(training_cache: Path, home: Path, cli: CliRun) -> Path:
     """The smith family with a simulated history and an active version 1 (a small random
     LoRA adapter that llama.cpp applies), in a data dir holding the training copy."""
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
     from tests.test_inference import commit_random_adapter
 
     assert (home / "base").is_dir() and training_cache.is_dir()
@@ -240,8 +240,8 @@ def test_sigkill_during_training_keeps_the_previous_version(family_home: Path) -
 COMMIT_CHILD = textwrap.dedent(
     """
     import sys, time
-    import engine.modelstore as ms
-    from engine.core import Famtune
+    import engine.domain.modelstore as ms
+    from engine.domain.home import Famtune
     from tests.test_inference import commit_random_adapter
 
     home, point = sys.argv[1], sys.argv[2]
@@ -264,8 +264,8 @@ COMMIT_CHILD = textwrap.dedent(
 def test_sigkill_during_model_commit(point: str, home: Path, cli: CliRun) -> None:
     """Killed inside ``ModelStore.commit``: before the row commits the new version is
     invisible (and its files are removed at the next start); after, it is complete."""
-    from engine.core import Famtune
-    from engine.modelstore import ModelStore
+    from engine.domain.home import Famtune
+    from engine.domain.modelstore import ModelStore
     from tests.test_inference import commit_random_adapter
 
     code, _, err = cli("family", "import", str(ROOT / "tests" / "data" / "smith-family.json"))

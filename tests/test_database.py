@@ -79,10 +79,10 @@ def test_writers_are_serialized(tmp_path: Path) -> None:
 
 
 def test_foreign_keys_cascade(engine_ctx: object, smith_profile: dict[str, object]) -> None:
-    from engine import families
-    from engine.core import Famtune
     from engine.db.tables import Member
-    from engine.profiles import parse_profile
+    from engine.domain import families
+    from engine.domain.home import Famtune
+    from engine.schema.profiles import parse_profile
 
     assert isinstance(engine_ctx, Famtune)
     with engine_ctx.db.write() as session:

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from engine import audit, datarights, families, pin
-from engine.core import Famtune
+from engine.base.errors import FamtuneError, NotFound
 from engine.db.tables import (
     EventLog,
     Interaction,
@@ -23,8 +22,9 @@ from engine.db.tables import (
     Setting,
     TrainingRun,
 )
-from engine.errors import FamtuneError, NotFound
-from engine.profiles import parse_profile
+from engine.domain import audit, datarights, families, pin
+from engine.domain.home import Famtune
+from engine.schema.profiles import parse_profile
 from tests.conftest import CliRun
 
 FAMILY = "smith-family"

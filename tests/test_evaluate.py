@@ -12,19 +12,11 @@ from typing import Any
 
 import pytest
 
-from engine import families
-from engine.catalog import Catalog, CatalogItem
-from engine.core import Famtune
-from engine.interactions import LLMEnhancedLearningEngine
-from engine.profiles import FamilyProfile, parse_profile
-from engine.ranker.blend import Blend
-from engine.ranker.family_ranker import RankerSpec
-from engine.ranker.learner import ContextualLearner
-from engine.ranker.training import Comparison
-from engine.recommend.service import lora_scorer, make_explainer
-from engine.safety import SafetyValidator
-from engine.sim import DEFAULT_START, FamilySimulator
-from engine.training.evaluate import (
+from engine.domain import families
+from engine.domain.catalog import Catalog, CatalogItem
+from engine.domain.home import Famtune
+from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.personalize.evaluate import (
     SafetyCase,
     SafetyCaseResult,
     SafetyReport,
@@ -33,6 +25,14 @@ from engine.training.evaluate import (
     safety_cases,
     safety_suite,
 )
+from engine.ranker.blend import Blend
+from engine.ranker.family_ranker import RankerSpec
+from engine.ranker.learner import ContextualLearner
+from engine.ranker.training import Comparison
+from engine.recommend.service import lora_scorer, make_explainer
+from engine.safety import SafetyValidator
+from engine.schema.profiles import FamilyProfile, parse_profile
+from engine.sim import DEFAULT_START, FamilySimulator
 from tests.conftest import clone_home
 
 SMITH = "smith-family"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.filelock import FileLock, training_lock
+from engine.base.filelock import FileLock, training_lock
 
 
 def test_one_holder_at_a_time(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_one_holder_at_a_time(tmp_path: Path) -> None:
 
 def test_released_when_the_holder_is_killed(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from engine.filelock import training_lock; "
+        "import sys, time; from engine.base.filelock import training_lock; "
         "lock = training_lock(__import__('pathlib').Path(sys.argv[1])); "
         "assert lock.try_acquire(); print('held', flush=True); time.sleep(60)"
     )

@@ -14,7 +14,7 @@ What the fuzzing found, and what guards against it now:
 
 * llama.cpp 0.3.36 aborts the process (SIGABRT) on headers that parse fine: ``block_count``
   0 or 1000 and up, a NaN or negative ``layer_norm_rms_epsilon``.
-  :func:`engine.inference.llama_service.check_base_model` refuses those, any architecture but
+  :func:`engine.gguf.checks.check_servable_model` refuses those, any architecture but
   ``gemma3``, and hyperparameters that disagree with the tensors, before llama.cpp sees them.
 * JSON nested ~1000 deep (RecursionError) and numbers of 4300+ digits (ValueError) escaped
   ``load_json_text`` raw: ``famtune-engine`` printed "internal error" for such a profile,
@@ -55,18 +55,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import basemodel
-from engine.catalog import activities_of, parse_catalog_item
-from engine.context import parse_context
-from engine.core import Famtune
-from engine.errors import FamtuneError, ModelFileError, ValidationFailed
-from engine.inference.lora_gguf import (
+from engine.base.errors import FamtuneError, ModelFileError, ValidationFailed
+from engine.base.paths import DataDir
+from engine.domain.catalog import activities_of, parse_catalog_item
+from engine.domain.home import Famtune
+from engine.gguf.lora import (
     TENSOR_SHA256_KEY,
     read_lora_gguf_info,
     verify_lora_gguf,
     write_lora_gguf,
 )
-from engine.paths import DataDir
-from engine.profiles import load_json_text, parse_profile, parse_profile_text
+from engine.schema.context import parse_context
+from engine.schema.profiles import load_json_text, parse_profile, parse_profile_text
 from tests.conftest import DATA, CliRun
 from tests.test_catalog import custom
 from tests.test_inference import BASE_NE, N_LAYERS, lora_tensors
@@ -240,7 +240,7 @@ CONTEXT = {
 @pytest.fixture
 def smith(engine_ctx: Famtune) -> Iterator[Any]:
     """The smith family in a fresh data directory, and a recommendation service over it."""
-    from engine import families
+    from engine.domain import families
     from engine.recommend.service import RecommendationService
 
     with engine_ctx.db.write() as session:
@@ -452,7 +452,7 @@ def gguf_files(draw: st.DrawFn) -> bytes:
 def check_gguf(path: Path) -> str:
     """Every checker over one file: ``ok`` or the ModelFileError's message. Anything else
     (a raw exception) fails the test."""
-    from engine.inference.llama_service import check_base_model
+    from engine.gguf.checks import check_servable_model
 
     outcome = "ok"
     try:
@@ -461,7 +461,7 @@ def check_gguf(path: Path) -> str:
         assert_plain_refusal(exc)
         return str(exc)
     try:
-        check_base_model(summary)
+        check_servable_model(summary)
     except ModelFileError as exc:
         assert_plain_refusal(exc)
     try:
@@ -671,8 +671,8 @@ BASE_PROBE = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from engine.errors import ModelFileError
-    from engine.inference.llama_service import LlamaService
+    from engine.base.errors import ModelFileError
+    from engine.inference.generation import JsonGenerator
 
     cases, start, work = json.loads(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     for index in range(start, len(cases)):
@@ -684,7 +684,7 @@ BASE_PROBE = textwrap.dedent(
             handle.write(patch)
         print("START", index, flush=True)
         try:
-            service = LlamaService(work, n_threads=1, n_ctx=64)
+            service = JsonGenerator(work, n_threads=1, n_ctx=64)
             service.next_token_logits("Hi")
             service.close()
             outcome = "loaded"
@@ -711,7 +711,7 @@ def test_hostile_base_headers_never_crash_and_the_checker_refuses_the_crashers(
 ) -> None:
     """Hyperparameters, architecture, type and special tokens set to hostile values, and
     seeded random bit flips in the metadata and the tensor infos, loaded as a configured base
-    model without a known sha256. Before :func:`check_base_model`, ``block_count`` 0 / 2^32-1
+    model without a known sha256. Before :func:`check_servable_model`, ``block_count`` 0 / 2^32-1
     and a NaN or negative epsilon killed the process with SIGABRT inside llama.cpp."""
     work = tmp_path / "base.gguf"
     shutil.copyfile(base_file, work)
@@ -833,8 +833,8 @@ TEMPLATE_PROBE = textwrap.dedent(
                 return _original(self, *args, **kwargs)
             setattr(jinja2.environment.Template, name, spy)
 
-    from engine.errors import ModelFileError
-    from engine.inference.llama_service import LlamaService
+    from engine.base.errors import ModelFileError
+    from engine.inference.generation import JsonGenerator
     from engine.inference.prompts import recommendation_schema
 
     cases, start = json.loads(sys.argv[1]), int(sys.argv[2])
@@ -843,13 +843,13 @@ TEMPLATE_PROBE = textwrap.dedent(
         label, path = cases[index]
         print("START", index, flush=True)
         try:
-            LlamaService(Path(path), n_threads=1, n_ctx=64).close()
+            JsonGenerator(Path(path), n_threads=1, n_ctx=64).close()
             outcome = "loaded"
         except ModelFileError as exc:
             outcome = "refused: " + str(exc)
         print("RESULT", json.dumps([label, outcome]), flush=True)
 
-    service = LlamaService(Path(setup["base"]), n_threads=1, n_ctx=256)
+    service = JsonGenerator(Path(setup["base"]), n_threads=1, n_ctx=256)
     compiled = sorted(service._llm._chat_handlers)
     adapter = Path(setup["adapter"])
     service.check_adapter(adapter)
@@ -951,12 +951,12 @@ ADAPTER_PROBE = textwrap.dedent(
     """
     import json, math, sys
     from pathlib import Path
-    from engine.errors import ModelFileError
-    from engine.inference.llama_service import LlamaService
+    from engine.base.errors import ModelFileError
+    from engine.inference.generation import JsonGenerator
 
     cases, start = json.loads(sys.argv[1]), int(sys.argv[2])
     base, expected = Path(sys.argv[3]), sys.argv[4]
-    service = LlamaService(base, n_threads=1, n_ctx=64)
+    service = JsonGenerator(base, n_threads=1, n_ctx=64)
     for index in range(start, len(cases)):
         label, path = cases[index]
         print("START", index, flush=True)

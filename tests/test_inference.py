@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.errors import FamtuneError, ModelFileError
-from engine.inference.lora_gguf import (
+from engine.base.errors import FamtuneError, ModelFileError
+from engine.gguf.lora import (
     peft_name_to_gguf,
     read_lora_gguf_info,
     verify_lora_gguf,
@@ -113,8 +113,8 @@ def commit_random_adapter(
     version of the family's model through the real model store, with a ranker that blends
     the general engine's score and the adapter's yes/no logits (so serving reads them).
     Returns its version."""
-    from engine.inference.lora_gguf import write_lora_gguf
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.gguf.lora import write_lora_gguf
     from engine.ranker.blend import Blend
     from engine.ranker.family_ranker import RankerSpec
     from engine.ranker.learner import ContextualLearner
@@ -314,7 +314,7 @@ def test_schema_and_training_example_agree() -> None:
 @pytest.fixture(scope="module")
 def base_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from engine import basemodel
-    from engine.paths import DataDir
+    from engine.base.paths import DataDir
 
     home = tmp_path_factory.mktemp("inference-home")
     return basemodel.assemble_base_model(DataDir(home)).path
@@ -322,11 +322,11 @@ def base_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def service(base_path: Path) -> Iterator[Any]:
-    from engine.inference.llama_service import LlamaService
+    from engine.inference.generation import JsonGenerator
 
     # One thread: on a shared 2-core machine, two ggml threads spin-waiting on each other
     # can run 30x slower than one when other processes take the cores.
-    svc = LlamaService(base_path, n_threads=1, n_ctx=1024, adapter_cache_size=2)
+    svc = JsonGenerator(base_path, n_threads=1, n_ctx=1024, adapter_cache_size=2)
     yield svc
     svc.close()
 
@@ -500,8 +500,8 @@ CRASH_PROBE = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from engine.errors import ModelFileError
-    from engine.inference.llama_service import LlamaService
+    from engine.base.errors import ModelFileError
+    from engine.inference.generation import JsonGenerator
 
     base, expected_sha, cases = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
     report = {}
@@ -513,9 +513,9 @@ CRASH_PROBE = textwrap.dedent(
             report[label] = "ModelFileError: " + str(exc)
     for label, path in cases["bases"].items():
         sha = expected_sha if label.endswith("+sha") else None
-        attempt(label, lambda: LlamaService(Path(path), n_threads=1, n_ctx=256,
+        attempt(label, lambda: JsonGenerator(Path(path), n_threads=1, n_ctx=256,
                                             expected_sha256=sha).close())
-    svc = LlamaService(base, n_threads=1, n_ctx=256)
+    svc = JsonGenerator(base, n_threads=1, n_ctx=256)
     for label, path in cases["adapters"].items():
         attempt(label, lambda: svc.next_token_logits("Hi", adapter=Path(path)))
     attempt("still-works", lambda: svc.next_token_logits("Hi"))
@@ -574,9 +574,9 @@ def test_corrupt_base_and_adapter_files_raise_instead_of_crashing(
 
 @pytest.mark.slow
 def test_closed_service_refuses_work(base_path: Path) -> None:
-    from engine.inference.llama_service import LlamaService
+    from engine.inference.generation import JsonGenerator
 
-    with LlamaService(base_path, n_threads=1, n_ctx=256) as svc:
+    with JsonGenerator(base_path, n_threads=1, n_ctx=256) as svc:
         assert svc.base_loads == 1
     svc.close()  # idempotent
     with pytest.raises(FamtuneError, match="closed"):

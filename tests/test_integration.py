@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine import families
-from engine.core import Famtune
-from engine.integration import SimpleFineTuningIntegration
-from engine.interactions import LLMEnhancedLearningEngine
-from engine.profiles import parse_profile
+from engine.app.integration import SimpleFineTuningIntegration
+from engine.domain import families
+from engine.domain.home import Famtune
+from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.schema.profiles import parse_profile
 from tests.conftest import CliRun
 
 CTX = {"timeOfDay": "afternoon", "dayOfWeek": "saturday", "familyMembers": ["child-emma"],

@@ -16,8 +16,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from engine import families
-from engine.context import (
+from engine.base.errors import NotFound, ValidationFailed
+from engine.db.tables import CustomActivity, Family, Interaction, ModelVersion, utcnow
+from engine.domain import families
+from engine.domain.home import Famtune
+from engine.domain.interactions import (
+    InteractionInput,
+    LLMEnhancedLearningEngine,
+    RecordInvalid,
+    activity_word,
+    parse_interaction_lines,
+)
+from engine.schema.context import (
     DAYS,
     TIMES_OF_DAY,
     RequestContext,
@@ -25,17 +35,7 @@ from engine.context import (
     parse_context,
     time_of_day_for,
 )
-from engine.core import Famtune
-from engine.db.tables import CustomActivity, Family, Interaction, ModelVersion, utcnow
-from engine.errors import NotFound, ValidationFailed
-from engine.interactions import (
-    InteractionInput,
-    LLMEnhancedLearningEngine,
-    RecordInvalid,
-    activity_word,
-    parse_interaction_lines,
-)
-from engine.profiles import FamilyProfile, parse_profile
+from engine.schema.profiles import FamilyProfile, parse_profile
 from tests.conftest import CliRun
 
 ITEMS = ["nature-walk", "drawing-club", "story-time", "science-kit", "pancake-party"]
@@ -56,7 +56,7 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             {"version": 1, "activities": [{"id": i, "title": i.replace("-", " ")} for i in ITEMS]}
         )
     )
-    monkeypatch.setattr("engine.interactions.catalog_path", lambda: path)
+    monkeypatch.setattr("engine.domain.interactions.catalog_path", lambda: path)
     return path
 
 
@@ -424,7 +424,9 @@ def test_custom_activities_and_no_catalog(
     with ft.db.write() as session:
         session.add(CustomActivity(id="backyard-camp", data={"id": "backyard-camp"}))
     learner.record_interaction("smith-family", "dad-john", "backyard-camp", "shown", context=CTX)
-    monkeypatch.setattr("engine.interactions.catalog_path", lambda: catalog.with_name("none"))
+    monkeypatch.setattr(
+        "engine.domain.interactions.catalog_path", lambda: catalog.with_name("none")
+    )
     learner.record_interaction("smith-family", "dad-john", "anything-goes", "shown", context=CTX)
     assert learner.count_since("smith-family", None) == 2
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from engine import lean_imports
+from engine.base import lean_imports
 
 PROBE = """
 import sys

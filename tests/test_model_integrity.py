@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from engine import families
-from engine.config import FineTuningConfig
-from engine.core import Famtune
+from engine.base.config import FineTuningConfig
 from engine.db.tables import BaseModelRecord
-from engine.inference.lora_gguf import read_lora_gguf_info, write_lora_gguf
-from engine.modelstore import ADAPTER_GGUF, MANIFEST, ModelStore, VersionInfo
-from engine.profiles import parse_profile
+from engine.domain import families
+from engine.domain.home import Famtune
+from engine.domain.modelstore import ADAPTER_GGUF, MANIFEST, ModelStore, VersionInfo
+from engine.gguf.lora import read_lora_gguf_info, write_lora_gguf
 from engine.recommend.service import RecommendationService
+from engine.schema.profiles import parse_profile
 from tests.conftest import CliRun
 from tests.test_inference import N_LAYERS, lora_tensors
 

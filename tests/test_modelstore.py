@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from engine import families
-from engine.audit import verify_chain
-from engine.core import Famtune
+from engine.base.errors import ModelFileError, NotFound
 from engine.db.tables import AuditEvent, ModelVersion
-from engine.errors import ModelFileError, NotFound
-from engine.modelstore import ADAPTER_GGUF, MANIFEST, ModelStore
-from engine.profiles import parse_profile
+from engine.domain import families
+from engine.domain.audit import verify_chain
+from engine.domain.home import Famtune
+from engine.domain.modelstore import ADAPTER_GGUF, MANIFEST, ModelStore
+from engine.schema.profiles import parse_profile
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_a_failed_row_insert_leaves_no_visible_version(
     def boom(*_a: Any, **_k: Any) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr("engine.modelstore.record_event", boom)
+    monkeypatch.setattr("engine.domain.modelstore.record_event", boom)
     with pytest.raises(RuntimeError):
         store.commit(
             "smith-family",

@@ -24,7 +24,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from engine.core import Famtune
+from engine.domain.home import Famtune
 from famtune_gui import app as famtune_app
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.session import EngineSession

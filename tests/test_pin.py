@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import audit, pin
-from engine.core import Famtune
+from engine.base.errors import ValidationFailed
 from engine.db.tables import AuditEvent, ParentalPin, utcnow
-from engine.errors import ValidationFailed
+from engine.domain import audit, pin
+from engine.domain.home import Famtune
 from tests.conftest import CliRun
 
 PIN = "2468"

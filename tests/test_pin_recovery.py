@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from engine import audit, pin, pin_recovery
-from engine.core import Famtune
+from engine.base.errors import FamtuneError, ValidationFailed
 from engine.db.tables import Setting, utcnow
-from engine.errors import FamtuneError, ValidationFailed
+from engine.domain import audit, pin, pin_recovery
+from engine.domain.home import Famtune
 from tests.conftest import CliRun
 
 PIN = "2468"

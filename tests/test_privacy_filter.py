@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ValidationFailed
+from engine.base.errors import ValidationFailed
 from engine.privacy import FEATURE_VOCABULARY, Entity, PrivacyFilter, ScrubResult, warm_up
-from engine.profiles import FamilyProfile, parse_profile
+from engine.schema.profiles import FamilyProfile, parse_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -304,7 +304,7 @@ def test_scrub_many_matches_scrub(smith: PrivacyFilter) -> None:
 
 
 def test_one_shared_analyzer_across_threads(smith: PrivacyFilter) -> None:
-    from engine import lean_imports
+    from engine.base import lean_imports
     from engine.privacy import filter as privacy_filter
 
     warm_up()
@@ -328,7 +328,7 @@ def test_one_shared_analyzer_across_threads(smith: PrivacyFilter) -> None:
 
 
 def test_a_missing_spacy_model_is_an_error_not_a_download() -> None:
-    from engine.errors import FamtuneError
+    from engine.base.errors import FamtuneError
 
     with pytest.raises(FamtuneError, match="not installed"):
         PrivacyFilter(spacy_model="en_core_web_does_not_exist").scrub("hello")

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.core import Famtune
+from engine.domain.home import Famtune
 from tests.conftest import CliRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,9 +52,9 @@ def _found(text: str, spans: set[str]) -> list[str]:
 
 
 def test_a_month_of_use_leaves_no_raw_pii(home: Path, cli: CliRun, tmp_path: Path) -> None:
-    from engine.interactions import LLMEnhancedLearningEngine
-    from engine.modelstore import ADAPTER_GGUF, ModelStore
-    from engine.training.dataset import build_dataset
+    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
+    from engine.personalize.dataset import build_dataset
 
     sentences, spans = _corpus()
     assert len(sentences) > 100 and len(spans) > 80

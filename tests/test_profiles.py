@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ValidationFailed
-from engine.profiles import FamilyProfile, normalize_topic, parse_profile, parse_profile_text
+from engine.base.errors import ValidationFailed
+from engine.schema.profiles import FamilyProfile, normalize_topic, parse_profile, parse_profile_text
 
 
 def test_seed_profile_parses_and_round_trips(smith_profile: dict[str, Any]) -> None:

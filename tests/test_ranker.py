@@ -13,10 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.catalog import load_builtin_catalog
-from engine.context import parse_context
-from engine.interactions import InteractionView
-from engine.profiles import parse_profile
+from engine.domain.catalog import load_builtin_catalog
+from engine.domain.interactions import InteractionView
 from engine.ranker.blend import Blend, Case, fit_blend, hit_rate, standardized
 from engine.ranker.family_ranker import RankerSpec, rank
 from engine.ranker.learner import ContextualLearner, fit_learner
@@ -26,6 +24,8 @@ from engine.ranker.prompts import prefix, suffix
 from engine.ranker.reasons import candidate_reasons
 from engine.ranker.slates import build_slates, split
 from engine.ranker.trees import Schema, TreeLearner, fit_trees
+from engine.schema.context import parse_context
+from engine.schema.profiles import parse_profile
 
 ITEMS = load_builtin_catalog()
 BY_ID = {i.id: i for i in ITEMS}
@@ -278,7 +278,7 @@ def test_pointwise_scoring_shares_the_prefix_and_matches_a_full_evaluation(
 ) -> None:
     """llama.cpp evaluates the moment's prefix once and each candidate after it; each margin
     equals the one read after evaluating prefix + suffix from scratch."""
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
     from engine.inference.llama_service import LlamaService
     from engine.ranker.prompts import NO, YES
 

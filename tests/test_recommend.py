@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from engine import families
-from engine.catalog import load_builtin_catalog
-from engine.context import parse_context
-from engine.core import Famtune
 from engine.db.tables import ModelVersion
-from engine.profiles import FamilyProfile, parse_profile
-from engine.recommend.general import GeneralEngine, learn_taste
+from engine.domain import families
+from engine.domain.catalog import load_builtin_catalog
+from engine.domain.home import Famtune
+from engine.general.ranking import GeneralEngine, learn_taste
 from engine.recommend.service import RecommendationService
 from engine.safety import SafetyValidator
+from engine.schema.context import parse_context
+from engine.schema.profiles import FamilyProfile, parse_profile
 from tests.conftest import CliRun
 
 CATALOG = load_builtin_catalog()
@@ -261,7 +261,7 @@ def test_service_caches_and_invalidates(engine_ctx: Famtune, smith_profile: dict
 def test_service_target_member_and_errors(
     engine_ctx: Famtune, smith_profile: dict[str, Any]
 ) -> None:
-    from engine.errors import NotFound, ValidationFailed
+    from engine.base.errors import NotFound, ValidationFailed
 
     _import(engine_ctx, smith_profile)
     service = RecommendationService(engine_ctx)
@@ -343,7 +343,7 @@ def test_family_model_path_only_returns_safe_items(
     """The family-model path with a real (small, random) LoRA adapter applied by llama.cpp:
     whatever the model writes, every item that comes out is allowed for a strict 4-year-old
     and every reason passes the generated-text check."""
-    from engine.config import FineTuningConfig
+    from engine.base.config import FineTuningConfig
     from tests.test_inference import commit_random_adapter
 
     doc = copy.deepcopy(smith_profile)
@@ -380,7 +380,7 @@ def test_low_memory_frees_the_model_and_answers_from_the_general_engine(
     """Graceful degradation: with too little memory available, idle adapters and then the
     llama.cpp model are freed and the general engine answers (not cached, logged); once
     memory is back the family model answers again."""
-    from engine.config import FineTuningConfig
+    from engine.base.config import FineTuningConfig
     from engine.recommend.service import LOW_MEMORY_MB, LOW_MEMORY_REASON
     from tests.test_inference import commit_random_adapter
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.catalog import load_builtin_catalog
-from engine.context import parse_context
-from engine.profiles import parse_profile
-from engine.recommend.general import (
+from engine.domain.catalog import load_builtin_catalog
+from engine.general.ranking import (
     CALM_CATEGORIES,
     WIND_DOWN_MAX_MINUTES,
     WIND_DOWN_NOTE,
     GeneralEngine,
     wind_down_note,
 )
+from engine.schema.context import parse_context
+from engine.schema.profiles import parse_profile
 
 CATALOG = load_builtin_catalog()
 BY_ID = {item.id: item for item in CATALOG}
@@ -80,7 +80,7 @@ def test_the_service_and_the_family_model_offer_only_wind_down_ideas_at_bedtime(
 ) -> None:
     """The recommendation service (CLI, facade, Home), and a family model re-ranking its
     candidates, never bring back what the bedtime rule put aside."""
-    from engine import families
+    from engine.domain import families
     from engine.recommend.service import RecommendationService
     from tests.test_inference import commit_random_adapter
 

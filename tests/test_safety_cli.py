@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.paths import resource_path
+from engine.base.paths import resource_path
 from engine.safety import Lexicon
 
 DATA = Path(__file__).parent / "data"
@@ -123,8 +123,8 @@ def test_blocked_item_with_every_reason(smith: Any, tmp_path: Path) -> None:
 
 
 def safety_blocks(home: Path) -> list[Any]:
-    from engine import audit
-    from engine.core import Famtune
+    from engine.domain import audit
+    from engine.domain.home import Famtune
 
     ft = Famtune(home, profile="development")
     try:

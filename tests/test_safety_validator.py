@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import NotFound, ValidationFailed
-from engine.paths import resource_path
-from engine.profiles import RATINGS, FamilyProfile, TimeRestriction, parse_profile
+from engine.base.errors import NotFound, ValidationFailed
+from engine.base.paths import resource_path
 from engine.safety import (
     HARD_CODES,
     Lexicon,
@@ -26,6 +25,7 @@ from engine.safety import (
     window_applies,
 )
 from engine.safety.windows import local_moment
+from engine.schema.profiles import RATINGS, FamilyProfile, TimeRestriction, parse_profile
 
 LEXICON = Lexicon.from_json(
     {

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from engine import families
-from engine.catalog import CatalogItem, load_builtin_catalog, parse_catalog_item
-from engine.core import Famtune
-from engine.errors import ValidationFailed
-from engine.paths import resource_path
-from engine.profiles import SCREENS, FamilyProfile, parse_profile
+from engine.base.errors import ValidationFailed
+from engine.base.paths import resource_path
+from engine.domain import families
+from engine.domain.catalog import CatalogItem, load_builtin_catalog, parse_catalog_item
+from engine.domain.home import Famtune
 from engine.recommend.service import RecommendationService
 from engine.safety import SafetyValidator, parse_item
+from engine.schema.profiles import SCREENS, FamilyProfile, parse_profile
 from engine.sim import FamilySimulator
 from tests.conftest import CliRun
 

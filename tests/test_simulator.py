@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.catalog import CATEGORIES, CatalogItem, load_builtin_catalog
-from engine.context import time_of_day_for
-from engine.core import Famtune
-from engine.interactions import (
+from engine.domain.catalog import CATEGORIES, CatalogItem, load_builtin_catalog
+from engine.domain.home import Famtune
+from engine.domain.interactions import (
     LLMEnhancedLearningEngine,
     parse_interaction,
     parse_interaction_lines,
 )
-from engine.profiles import RATINGS, FamilyProfile, parse_profile
 from engine.safety import SafetyValidator, audience_limit
+from engine.schema.context import time_of_day_for
+from engine.schema.profiles import RATINGS, FamilyProfile, parse_profile
 from engine.sim import (
     ARCHETYPES,
     DEFAULT_START,
@@ -384,8 +384,8 @@ def test_cli_simulate_refusals(cli: CliRun, tmp_path: Path, smith_profile: dict[
 def test_app_recommender_shows_general_picks_and_explores() -> None:
     """What `simulate` shows: the general engine's best three for the moment plus two other
     safe ideas, the same for the same seed and moment."""
-    from engine.context import parse_context
-    from engine.recommend.general import GeneralEngine
+    from engine.general.ranking import GeneralEngine
+    from engine.schema.context import parse_context
     from engine.sim.recommenders import app_recommender
 
     profile = synthetic_profile("fam-x", "outdoorsy", seed=3)

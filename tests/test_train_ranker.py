@@ -28,9 +28,9 @@ CTX = {"at": "2026-11-21T10:00:00+00:00", "familyMembers": ["dad-john", "child-e
 
 
 def _facade(home: Path) -> Any:
-    from engine.core import Famtune
-    from engine.integration import SimpleFineTuningIntegration
-    from engine.interactions import LLMEnhancedLearningEngine
+    from engine.app.integration import SimpleFineTuningIntegration
+    from engine.domain.home import Famtune
+    from engine.domain.interactions import LLMEnhancedLearningEngine
 
     learning = LLMEnhancedLearningEngine(Famtune(home, "development"))
     return SimpleFineTuningIntegration(None, learning)

@@ -335,7 +335,7 @@ def test_worker_streams_events_and_exports(
     cache_without_tokenizer: Path, tokens: Path, tmp_path: Path
 ) -> None:
     from engine.basemodel import verify_gguf
-    from engine.inference.lora_gguf import read_lora_gguf_info
+    from engine.gguf.lora import read_lora_gguf_info
     from engine.training.trainer import run_training_subprocess
 
     job = _job(cache_without_tokenizer, tokens, tmp_path, max_steps=2, batch_size=1,

@@ -14,16 +14,17 @@ from typing import Any
 
 import pytest
 
-from engine import families
-from engine.catalog import Catalog
-from engine.config import FineTuningConfig
-from engine.core import Famtune
+from engine.base.config import FineTuningConfig
 from engine.db.tables import ModelVersion
-from engine.interactions import LLMEnhancedLearningEngine
-from engine.profiles import FamilyProfile, parse_profile
+from engine.domain import families
+from engine.domain.catalog import Catalog
+from engine.domain.home import Famtune
+from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.personalize.dataset import FamilyDataset, build_dataset, enough_data
+from engine.ranker.sessions import sessions_of
 from engine.safety import SafetyValidator
+from engine.schema.profiles import FamilyProfile, parse_profile
 from engine.sim import DEFAULT_START, FamilySimulator, synthetic_profile
-from engine.training.dataset import FamilyDataset, build_dataset, enough_data, sessions_of
 
 SMITH = "smith-family"
 NOTE = "Emma loved it, call John at 555-123-4567"

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine import audit, datarights
-from engine import pin as parental
+from engine.base.errors import FamtuneError
+from engine.base.fileio import check_output_file
 from engine.cli import pin_recovery_cmds
 from engine.cli.common import (
     Result,
@@ -22,8 +22,8 @@ from engine.cli.common import (
     require_parental_pin,
     write_json_file,
 )
-from engine.errors import FamtuneError
-from engine.fileio import check_output_file
+from engine.domain import audit, datarights
+from engine.domain import pin as parental
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

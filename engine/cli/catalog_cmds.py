@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.catalog import (
+from engine.base.errors import FamtuneError, NotFound
+from engine.cli.common import Result, open_engine, read_input, require_parental_pin
+from engine.domain.catalog import (
     CATEGORIES,
     MAX_CATALOG_FILE_BYTES,
     Catalog,
@@ -14,9 +16,7 @@ from engine.catalog import (
     builtin_ids,
     parse_catalog_item,
 )
-from engine.cli.common import Result, open_engine, read_input, require_parental_pin
-from engine.errors import FamtuneError, NotFound
-from engine.profiles import RATINGS, load_json_text
+from engine.schema.profiles import RATINGS, load_json_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.core import Famtune
-from engine.errors import FamtuneError, ValidationFailed
-from engine.fileio import write_private
-from engine.ids import check_id
+from engine.base.errors import FamtuneError, ValidationFailed
+from engine.base.fileio import write_private
+from engine.base.ids import check_id
+from engine.domain.home import Famtune
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -57,7 +57,7 @@ def write_json_file(path: Path, document: Any) -> None:
 
 
 # Arguments that name a family or a member, and the field each is reported as. Every one is
-# an id (engine.ids) before any command runs: ids become directory names.
+# an id (engine.base.ids) before any command runs: ids become directory names.
 ID_ARGUMENTS = {"family_id": "familyId", "family": "familyId", "member": "userId"}
 
 
@@ -83,8 +83,7 @@ def require_parental_pin(ft: Famtune, purpose: str, *, stdin_free: bool = True) 
 
     A wrong PIN is counted and audited even though the command then fails.
     """
-    from engine import pin
-
+    from engine.domain import pin
     with ft.db.read() as session:
         if not pin.pin_is_set(session):
             return

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine import families
+from engine.base.fileio import check_output_file
 from engine.cli.common import (
     Result,
     open_engine,
@@ -15,8 +15,8 @@ from engine.cli.common import (
     require_parental_pin,
     write_json_file,
 )
-from engine.fileio import check_output_file
-from engine.profiles import MAX_PROFILE_BYTES, parse_profile_text
+from engine.domain import families
+from engine.schema.profiles import MAX_PROFILE_BYTES, parse_profile_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

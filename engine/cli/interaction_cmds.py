@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 from engine.cli.common import Result, open_engine, read_input
-from engine.context import parse_context
-from engine.interactions import (
+from engine.domain.interactions import (
     MAX_IMPORT_BYTES,
     OUTCOMES,
     InteractionView,
     LLMEnhancedLearningEngine,
     parse_interaction_lines,
 )
-from engine.profiles import load_json_text
+from engine.schema.context import parse_context
+from engine.schema.profiles import load_json_text
 
 MAX_CONTEXT_BYTES = 64 * 1024
 

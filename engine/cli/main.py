@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from engine.base.errors import FamtuneError
 from engine.cli import (
     audit_cmds,
     catalog_cmds,
@@ -23,7 +24,6 @@ from engine.cli import (
     system_cmds,
 )
 from engine.cli.common import Result, check_id_arguments
-from engine.errors import FamtuneError
 
 # Each command module adds its sub-commands; later modules append to this list.
 COMMAND_MODULES = [

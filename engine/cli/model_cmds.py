@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from engine.app.integration import SimpleFineTuningIntegration
+from engine.base.errors import NotFound
 from engine.cli.common import Result, open_engine, require_parental_pin
-from engine.errors import NotFound
-from engine.integration import SimpleFineTuningIntegration
-from engine.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import LLMEnhancedLearningEngine
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -15,10 +15,10 @@ import argparse
 import os
 from typing import Any
 
-from engine import pin as parental
-from engine import pin_recovery
+from engine.base.errors import FamtuneError
 from engine.cli.common import Result, open_engine, read_line
-from engine.errors import FamtuneError
+from engine.domain import pin as parental
+from engine.domain import pin_recovery
 
 
 def register(pin: Any, common: argparse.ArgumentParser) -> None:

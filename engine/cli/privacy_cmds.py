@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine import families
+from engine.base.errors import ValidationFailed
 from engine.cli.common import Result, open_engine, read_input
-from engine.errors import ValidationFailed
+from engine.domain import families
 
 MAX_TEXT_BYTES = 1024 * 1024
 

@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 from engine.cli.common import Result, open_engine, read_input
-from engine.context import context_from_clock, parse_context
-from engine.profiles import load_json_text
 from engine.recommend.service import RecommendationService
 from engine.safety.windows import local_moment
+from engine.schema.context import context_from_clock, parse_context
+from engine.schema.profiles import load_json_text
 
 MAX_CONTEXT_BYTES = 64 * 1024
 

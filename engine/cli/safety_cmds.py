@@ -6,11 +6,11 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from engine import families
+from engine.base.errors import ValidationFailed
 from engine.cli.common import Result, open_engine, read_input
-from engine.errors import ValidationFailed
-from engine.profiles import load_json_text
+from engine.domain import families
 from engine.safety import SafetyValidator, parse_item
+from engine.schema.profiles import load_json_text
 
 MAX_ITEM_BYTES = 64 * 1024
 
@@ -60,7 +60,7 @@ def cmd_check(args: argparse.Namespace) -> Result:
             profile = families.get_profile(session, family_id=args.family)
         verdict = validator.check(profile, item, members=args.member, at=at)
         if not verdict.allowed:
-            from engine.audit import record_event
+            from engine.domain.audit import record_event
 
             with ft.db.write() as session:
                 record_event(

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from engine import families
-from engine.catalog import Catalog
+from engine.base.errors import FamtuneError, ValidationFailed
 from engine.cli.common import Result, open_engine
-from engine.errors import FamtuneError, ValidationFailed
+from engine.domain import families
+from engine.domain.catalog import Catalog
 from engine.sim.recommenders import app_recommender
 from engine.sim.simulator import MAX_RECORDS, FamilySimulator, Recommender, Record
 from engine.sim.tastes import ARCHETYPES, Archetype
@@ -138,7 +138,7 @@ def cmd_simulate(args: argparse.Namespace) -> Result:
                     "the future; choose an earlier --start",
                 )
         if out is None:
-            from engine.interactions import LLMEnhancedLearningEngine
+            from engine.domain.interactions import LLMEnhancedLearningEngine
 
             LLMEnhancedLearningEngine(ft).record_many(args.family, records)
         else:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from engine import families
+from engine.base.config import load_config
 from engine.cli.common import Result, open_engine
-from engine.config import load_config
 from engine.db.tables import ModelVersion
+from engine.domain import families
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -63,7 +63,7 @@ class Database:
         self._writer = _make_engine(path, writer=True)
         self._write_lock = threading.RLock()
         # Called with a read session after each committed write, still under the write
-        # lock (the audit anchor, engine.audit_anchor); a failure there is logged, since
+        # lock (the audit anchor, engine.domain.audit_anchor); a failure there is logged, since
         # the write itself is already committed.
         self.after_commit: Callable[[Session, dict[str, Any]], None] | None = None
 

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 
 from engine.db.database import Database
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config() -> Config:

@@ -1,4 +1,4 @@
-"""SQLModel tables. Alembic owns the schema (engine/migrations); these classes mirror it.
+"""SQLModel tables. Alembic owns the schema (engine/db/migrations); these classes mirror it.
 
 List-valued profile fields are JSON columns that keep the order a family gave them, so an
 exported profile is the document that was imported.

@@ -1,22 +1,21 @@
-"""One llama.cpp model, loaded once, serving JSON-constrained generations with per-request
-LoRA adapters.
+"""One llama.cpp model, loaded once, scoring answers with per-request LoRA adapters.
 
-* The base GGUF is checked in pure Python first (:func:`engine.basemodel.verify_gguf`, then
-  :func:`check_base_model`), and so is every adapter
-  (:func:`engine.inference.lora_gguf.verify_lora_gguf`, and its sha256 against the one its
+* The base GGUF is checked in pure Python first (:func:`engine.gguf.reader.verify_gguf`, then
+  :func:`engine.gguf.checks.check_servable_model`), and so is every adapter
+  (:func:`engine.gguf.lora.verify_lora_gguf`, and its sha256 against the one its
   version's manifest recorded, when the caller passes it): a truncated, corrupt or
   mismatched file raises :class:`ModelFileError` before llama.cpp sees it.
 * The GGUF's chat templates are never rendered: prompts are built by famtune and completed
   as plain text (``create_chat_completion`` is never called). llama-cpp-python still
   compiles every ``tokenizer.chat_template*`` string (sandboxed Jinja) when the model loads,
-  so :func:`check_base_model` bounds their size and compiles them first, under its control.
+  so :func:`engine.gguf.checks.check_servable_model` bounds their size and compiles them
+  first, under its control.
 * Adapters are loaded with ``llama_adapter_lora_init`` into an LRU cache keyed by
   ``(path, sha256)``, switched on the context with ``llama_set_adapters_lora`` (``n = 0``
   clears) and released with ``llama_adapter_lora_free``. The base is never reloaded.
-* Output follows a JSON schema through a llama.cpp grammar sampler, used the way llama.cpp's
-  own sampler does: the model's choice is checked against the grammar alone, then the top
-  candidates, and only if all of those are rejected is the grammar run over the whole
-  262k-token vocabulary. With greedy decoding the result is identical to full filtering.
+* :meth:`LlamaService.score_answers` reads two next-token logits per candidate after a shared
+  prefix: what the family model serves. Generating JSON text (the first design, kept for the
+  benchmarks and tests) is :class:`engine.inference.generation.JsonGenerator`.
 * Prompts are evaluated in fixed chunks aligned to position 0, and the KV cache is reused
   only for whole chunks of the previous prompt with the same adapter. Every position is
   therefore computed the same way whatever came before: the same inputs give the same output.
@@ -26,10 +25,8 @@ LoRA adapters.
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -40,38 +37,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.basemodel import GGUFSummary
-from engine.errors import FamtuneError, ModelFileError, ValidationFailed
-from engine.fileio import file_sha256
-from engine.inference.lora_gguf import verify_lora_gguf
+from engine.base.errors import FamtuneError, ModelFileError, ValidationFailed
+from engine.base.fileio import file_sha256
+from engine.gguf.checks import check_servable_model
+from engine.gguf.lora import verify_lora_gguf
 
 log = logging.getLogger(__name__)
 
 PROMPT_CHUNK = 32
 """Prompt tokens are evaluated in batches aligned to multiples of this; cache reuse too."""
-GRAMMAR_TOP_K = 64
-"""Candidates tried against the grammar before the whole vocabulary is."""
-SAMPLING_TOP_K = 40
-GRAMMAR_CACHE_SIZE = 16
-SUPPORTED_ARCHITECTURES = ("gemma3",)
-"""Base model architectures famtune trains and serves (the prompts and the LoRA mapping)."""
-MAX_CHAT_TEMPLATE_BYTES = 64 << 10
-"""All ``tokenizer.chat_template*`` strings together (a real template is a few KiB; a
-megabyte of Jinja takes llama-cpp-python about 8 s to compile here)."""
-# (required, upper bound) of the integer hyperparameters ``<arch>.<name>``.
-_HPARAMS: dict[str, tuple[bool, int]] = {
-    "context_length": (True, 1 << 20),
-    "embedding_length": (True, 1 << 16),
-    "block_count": (True, 1024),
-    "feed_forward_length": (True, 1 << 18),
-    "attention.head_count": (True, 1024),
-    "attention.head_count_kv": (False, 1024),
-    "attention.key_length": (False, 1 << 14),
-    "attention.value_length": (False, 1 << 14),
-    "attention.sliding_window": (False, 1 << 20),
-}
-_SPECIAL_TOKENS = ("bos", "eos", "unknown", "padding", "seperator", "mask")
-_LAYER_RE = re.compile(r"^blk\.(\d+)\.")
 
 _llama_log_callback: Any = None
 
@@ -96,23 +70,6 @@ def _lib() -> Any:
     return lib
 
 
-@dataclass(frozen=True)
-class GenerationResult:
-    """One generation. ``seconds`` is wall time from the call (queue wait included);
-    ``tokens_per_s`` is ``tokens / (seconds - queued_s)`` (prompt evaluation included)."""
-
-    text: str
-    parsed: Any | None
-    tokens: int
-    seconds: float
-    tokens_per_s: float
-    adapter: Path | None
-    stopped_by_deadline: bool
-    finish_reason: str  # "stop" (JSON complete / end of text), "length", "deadline", "error"
-    prompt_tokens: int
-    reused_tokens: int
-    queued_s: float
-    prompt_s: float
 
 
 @dataclass(frozen=True)
@@ -133,10 +90,6 @@ class _Adapter:
     info: dict[str, Any]
 
 
-@dataclass
-class _Grammar:
-    llama_grammar: Any  # llama_cpp.LlamaGrammar (for raw_generate)
-    sampler: Any  # a llama.cpp grammar sampler, reset per request
 
 
 class LlamaService:
@@ -152,7 +105,7 @@ class LlamaService:
         adapter_cache_size: int = 4,
         expected_sha256: str | None = None,
     ) -> None:
-        from engine.basemodel import verify_gguf
+        from engine.gguf.reader import verify_gguf
 
         if adapter_cache_size < 1:
             raise ValueError("adapter_cache_size must be at least 1")
@@ -164,22 +117,18 @@ class LlamaService:
         summary = verify_gguf(
             self.base_path, expected_sha256=expected_sha256, what="base model file"
         )
-        check_base_model(summary)
+        check_servable_model(summary)
         self.architecture = summary.architecture
         self.base_sha256 = summary.sha256  # None unless expected_sha256 was given
         self._base_tensors = {t.name: t.shape for t in summary.tensors}
         self._lock = threading.Lock()
         self._adapters: OrderedDict[tuple[str, str], _Adapter] = OrderedDict()
         self._active: _Adapter | None = None
-        self._grammars: OrderedDict[str, _Grammar] = OrderedDict()
         self._sha_cache: dict[tuple[str, int, int, int], str] = {}
         self._reusable = 0
         self._closed = False
         self.base_loads = 0
         self.adapter_loads = 0
-        # How often the model's own choice passed the grammar, a top candidate did, or the
-        # whole vocabulary had to be filtered (the costly path, ~40 ms on 2 x86 cores).
-        self.grammar_checks = {"first": 0, "top": 0, "vocabulary": 0}
         lib = _lib()
         try:
             self._llm: Any = lib.Llama(
@@ -197,21 +146,6 @@ class LlamaService:
         self.base_loads += 1
         self._vocab = lib.llama_model_get_vocab(self._llm.model)
         self._n_vocab = int(self._llm.n_vocab())
-        self._one = (lib.llama_token_data * 1)()
-        self._one_arr = lib.llama_token_data_array(
-            data=ctypes.cast(self._one, lib.llama_token_data_p), size=1, selected=-1, sorted=False
-        )
-        self._top = np.recarray(
-            (GRAMMAR_TOP_K,),
-            dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True),
-        )
-        self._top_arr = lib.llama_token_data_array(
-            data=self._top.ctypes.data_as(lib.llama_token_data_p),
-            size=GRAMMAR_TOP_K,
-            selected=-1,
-            sorted=False,
-        )
-        self._all: Any = None  # full-vocabulary candidates, allocated on first need
 
     # -- public API ---------------------------------------------------------------------
 
@@ -238,107 +172,7 @@ class LlamaService:
         self._check_open()
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
-    def generate_json(
-        self,
-        prompt: str,
-        schema: dict[str, Any],
-        *,
-        adapter: Path | None = None,
-        adapter_sha256: str | None = None,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        deadline_s: float | None = None,
-    ) -> GenerationResult:
-        """Complete ``prompt`` with JSON that follows ``schema``.
 
-        ``temperature`` 0 is greedy; above 0, top-k sampling seeded with the service's seed
-        (the same inputs give the same output either way). ``deadline_s`` counts from this
-        call, queue wait included; when it passes, generation stops and the result has
-        ``stopped_by_deadline`` (and usually ``parsed`` None). With ``adapter_sha256`` the
-        adapter file must have that sha256 (hashed once per path, size, mtime and inode)
-        before anything else reads it. Raises ModelFileError for a bad adapter and
-        ValidationFailed for a prompt that does not fit the context.
-        """
-        start = time.monotonic()
-        deadline = None if deadline_s is None else start + deadline_s
-        grammar_key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
-        with self._lock:
-            queued = time.monotonic() - start
-            self._check_open()
-            lib = _lib()
-            tokens = self._prompt_tokens(prompt, max_tokens)
-            entry = self._select_adapter(adapter, adapter_sha256)
-            grammar = self._grammar(grammar_key)
-            lib.llama_sampler_reset(grammar.sampler)
-            rng = np.random.default_rng(self.seed)
-            t_prompt = time.monotonic()
-            reused, complete = self._eval_prompt(tokens, deadline)
-            prompt_s = time.monotonic() - t_prompt
-            out: list[int] = []
-            text = b""
-            finish = "deadline" if not complete else "length"
-            while complete and len(out) < max_tokens:
-                if deadline is not None and time.monotonic() >= deadline:
-                    finish = "deadline"
-                    break
-                token = self._pick(grammar.sampler, temperature, rng)
-                if token is None:
-                    finish = "error"
-                    break
-                if lib.llama_vocab_is_eog(self._vocab, token):
-                    finish = "stop"
-                    break
-                lib.llama_sampler_accept(grammar.sampler, token)
-                out.append(token)
-                piece = bytes(self._llm.detokenize([token]))
-                text += piece
-                if _json_complete(text, piece):
-                    finish = "stop"
-                    break
-                if len(out) < max_tokens:
-                    self._llm.eval([token])
-            result_text = bytes(self._llm.detokenize(out)).decode("utf-8", "replace")
-            return self._result(
-                result_text, len(out), start, queued, prompt_s, len(tokens), reused, entry, finish
-            )
-
-    def raw_generate(
-        self,
-        prompt: str,
-        schema: dict[str, Any],
-        *,
-        adapter: Path | None = None,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-    ) -> GenerationResult:
-        """The same request through llama-cpp-python's own ``create_completion`` (its grammar
-        filtering and KV-cache reuse), for benchmarks. Adapters are switched as above."""
-        start = time.monotonic()
-        grammar_key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
-        with self._lock:
-            queued = time.monotonic() - start
-            self._check_open()
-            n_prompt = len(self._prompt_tokens(prompt, max_tokens))
-            entry = self._select_adapter(adapter)
-            grammar = self._grammar(grammar_key)
-            self._reusable = 0  # llama-cpp-python evaluates the prompt its own way
-            out = self._llm.create_completion(
-                prompt,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                top_k=SAMPLING_TOP_K,
-                top_p=1.0,
-                min_p=0.0,
-                repeat_penalty=1.0,
-                seed=self.seed,
-                grammar=grammar.llama_grammar,
-            )
-            choice = out["choices"][0]
-            n_out = int(out["usage"]["completion_tokens"])
-            finish = "stop" if choice.get("finish_reason") == "stop" else "length"
-            return self._result(
-                str(choice["text"]), n_out, start, queued, 0.0, n_prompt, 0, entry, finish
-            )
 
     def next_token_logits(self, prompt: str, *, adapter: Path | None = None) -> npt.NDArray[Any]:
         """A copy of the logits after ``prompt`` (for tests and scoring)."""
@@ -439,17 +273,17 @@ class LlamaService:
             return self._free_adapters()
 
     def close(self) -> None:
-        """Free adapters, grammars and the model. Idempotent."""
+        """Free adapters and the model. Idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             self._free_adapters()
-            lib = _lib()
-            for grammar in self._grammars.values():
-                lib.llama_sampler_free(grammar.sampler)
-            self._grammars.clear()
+            self._release()
             self._llm.close()
+
+    def _release(self) -> None:
+        """Free what a subclass holds in llama.cpp, under the lock, before the model goes."""
 
     def __enter__(self) -> LlamaService:
         return self
@@ -539,7 +373,7 @@ class LlamaService:
             self._free(key)
         return count
 
-    # -- prompt, cache, grammar -----------------------------------------------------------
+    # -- prompt and cache -----------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._closed:
@@ -591,29 +425,8 @@ class LlamaService:
             self._reusable = pos // PROMPT_CHUNK * PROMPT_CHUNK
         return keep, True
 
-    def _grammar(self, key: str) -> _Grammar:
-        grammar = self._grammars.get(key)
-        if grammar is not None:
-            self._grammars.move_to_end(key)
-            return grammar
-        lib = _lib()
-        try:
-            llama_grammar = lib.LlamaGrammar.from_json_schema(key, verbose=False)
-        except Exception as exc:
-            raise ValidationFailed("schema", f"cannot be turned into a grammar: {exc}") from exc
-        sampler = lib.llama_sampler_init_grammar(
-            self._vocab, llama_grammar._grammar.encode("utf-8"), b"root"
-        )
-        if not sampler:
-            raise ValidationFailed("schema", "llama.cpp rejected the grammar made from it")
-        grammar = _Grammar(llama_grammar=llama_grammar, sampler=sampler)
-        self._grammars[key] = grammar
-        while len(self._grammars) > GRAMMAR_CACHE_SIZE:
-            _, old = self._grammars.popitem(last=False)
-            lib.llama_sampler_free(old.sampler)
-        return grammar
 
-    # -- sampling -----------------------------------------------------------------------
+    # -- logits -----------------------------------------------------------------------
 
     def _logits(self) -> npt.NDArray[np.float32]:
         lib = _lib()
@@ -621,97 +434,9 @@ class LlamaService:
         logits: npt.NDArray[np.float32] = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
         return logits
 
-    def _allowed(self, sampler: Any, token: int, logit: float) -> bool:
-        self._one[0].id = token
-        self._one[0].logit = logit
-        self._one[0].p = 0.0
-        self._one_arr.size = 1
-        self._one_arr.selected = -1
-        self._one_arr.sorted = False
-        _lib().llama_sampler_apply(sampler, ctypes.byref(self._one_arr))
-        return math.isfinite(self._one[0].logit)
 
-    def _filter_top(
-        self, sampler: Any, logits: npt.NDArray[np.float32]
-    ) -> tuple[npt.NDArray[np.intc], npt.NDArray[np.float32]]:
-        """(ids, logits) of the grammar-allowed tokens among the top candidates, else among
-        the whole vocabulary (the costly path)."""
-        lib = _lib()
-        top = np.argpartition(logits, -GRAMMAR_TOP_K)[-GRAMMAR_TOP_K:]
-        self._top.id[:] = top
-        self._top.logit[:] = logits[top]
-        self._top.p[:] = 0.0
-        self._top_arr.size = GRAMMAR_TOP_K
-        self._top_arr.selected = -1
-        self._top_arr.sorted = False
-        lib.llama_sampler_apply(sampler, ctypes.byref(self._top_arr))
-        keep = np.isfinite(self._top.logit)
-        if keep.any():
-            self.grammar_checks["top"] += 1
-            return self._top.id[keep].copy(), self._top.logit[keep].copy()
-        self.grammar_checks["vocabulary"] += 1
-        if self._all is None:
-            self._all = lib._internals.LlamaTokenDataArray(n_vocab=self._n_vocab)
-        self._all.copy_logits(logits)
-        lib.llama_sampler_apply(sampler, ctypes.byref(self._all.candidates))
-        data = self._all.candidates_data
-        keep = np.isfinite(data.logit)
-        return data.id[keep].copy(), data.logit[keep].copy()
 
-    def _pick(self, sampler: Any, temperature: float, rng: np.random.Generator) -> int | None:
-        logits = self._logits()
-        if temperature <= 0.0:
-            best = int(np.argmax(logits))
-            if self._allowed(sampler, best, float(logits[best])):
-                self.grammar_checks["first"] += 1
-                return best
-            ids, values = self._filter_top(sampler, logits)
-            return int(ids[int(np.argmax(values))]) if len(ids) else None
-        top = np.argpartition(logits, -SAMPLING_TOP_K)[-SAMPLING_TOP_K:]
-        top = top[np.argsort(-logits[top], kind="stable")]
-        choice = int(top[_sample(logits[top], temperature, rng)])
-        if self._allowed(sampler, choice, float(logits[choice])):
-            self.grammar_checks["first"] += 1
-            return choice
-        ids, values = self._filter_top(sampler, logits)
-        if not len(ids):
-            return None
-        order = np.argsort(-values, kind="stable")[:SAMPLING_TOP_K]
-        return int(ids[order][_sample(values[order], temperature, rng)])
 
-    def _result(
-        self,
-        text: str,
-        n_out: int,
-        start: float,
-        queued: float,
-        prompt_s: float,
-        n_prompt: int,
-        reused: int,
-        entry: _Adapter | None,
-        finish: str,
-    ) -> GenerationResult:
-        seconds = time.monotonic() - start
-        parsed: Any | None = None
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        busy = max(seconds - queued, 1e-9)
-        return GenerationResult(
-            text=text,
-            parsed=parsed,
-            tokens=n_out,
-            seconds=seconds,
-            tokens_per_s=n_out / busy,
-            adapter=None if entry is None else entry.path,
-            stopped_by_deadline=finish == "deadline",
-            finish_reason=finish,
-            prompt_tokens=n_prompt,
-            reused_tokens=reused,
-            queued_s=queued,
-            prompt_s=prompt_s,
-        )
 
 
 def _hash_file(path: Path) -> str:
@@ -721,118 +446,9 @@ def _hash_file(path: Path) -> str:
         raise ModelFileError(f"adapter file {path} cannot be read: {exc}") from exc
 
 
-def check_base_model(summary: GGUFSummary) -> None:
-    """Checks of a verified base GGUF's header against what llama.cpp needs, in Python.
-
-    Found by fuzzing: llama.cpp 0.3.36 aborts the whole process (SIGABRT, not an exception)
-    on a header that parses fine but declares ``block_count`` 0 or in the hundreds and up
-    (1000, 2^20, 2^32-1), or a NaN or negative ``layer_norm_rms_epsilon``. So: a model (not
-    an adapter) of
-    an architecture famtune serves, plausible hyperparameters that agree with the tensors,
-    special token ids inside the vocabulary, and chat templates that are small and compile
-    (:func:`check_chat_templates`). Raises ModelFileError naming the problem.
-    """
-    what = f"base model file {summary.file_name}"
-    meta = summary.metadata
-    kind = meta.get("general.type", "model")
-    if kind != "model":
-        raise ModelFileError(f"{what} is not a model (general.type is {kind!r})")
-    arch = summary.architecture
-    if arch not in SUPPORTED_ARCHITECTURES:
-        raise ModelFileError(
-            f"{what} is a {arch!r} model; famtune serves "
-            f"{', '.join(repr(a) for a in SUPPORTED_ARCHITECTURES)} base models only"
-        )
-    values: dict[str, int] = {}
-    for name, (required, limit) in _HPARAMS.items():
-        key = f"{arch}.{name}"
-        value = meta.get(key)
-        if value is None:
-            if required:
-                raise ModelFileError(f"{what} has no {key}")
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
-            raise ModelFileError(f"{what} has an implausible {key} ({value!r}; 1 to {limit})")
-        values[name] = value
-    for key, required in ((f"{arch}.attention.layer_norm_rms_epsilon", True),
-                          (f"{arch}.rope.freq_base", False)):  # fmt: skip
-        number = meta.get(key)
-        if number is None and not required:
-            continue
-        if not isinstance(number, float) or not math.isfinite(number) or number <= 0:
-            raise ModelFileError(f"{what} has an implausible {key} ({number!r})")
-    heads = values["attention.head_count"]
-    kv_heads = values.get("attention.head_count_kv", heads)
-    if heads % kv_heads:
-        raise ModelFileError(
-            f"{what}: {heads} attention heads cannot share {kv_heads} key/value heads"
-        )
-    layers = {int(m.group(1)) for t in summary.tensors if (m := _LAYER_RE.match(t.name))}
-    if layers != set(range(values["block_count"])):
-        raise ModelFileError(
-            f"{what} declares {values['block_count']} layers ({arch}.block_count) but holds "
-            f"tensors for {len(layers)}"
-        )
-    vocab = summary.vocab_size
-    if vocab is None:
-        raise ModelFileError(f"{what} has no vocabulary (tokenizer.ggml.tokens)")
-    embedding = next((t.shape for t in summary.tensors if t.name == "token_embd.weight"), None)
-    if embedding != (values["embedding_length"], vocab):
-        raise ModelFileError(
-            f"{what}: the vocabulary ({vocab} tokens) does not match token_embd.weight "
-            f"({list(embedding) if embedding else 'missing'})"
-        )
-    for special in _SPECIAL_TOKENS:
-        key = f"tokenizer.ggml.{special}_token_id"
-        token = meta.get(key)
-        if token is not None and (
-            not isinstance(token, int) or isinstance(token, bool) or not 0 <= token < vocab
-        ):
-            raise ModelFileError(f"{what} has {key} {token!r}, outside its {vocab} tokens")
-    check_chat_templates(meta, what)
 
 
-def check_chat_templates(metadata: dict[str, Any], what: str) -> None:
-    """Bound and compile (never render) the ``tokenizer.chat_template*`` strings exactly as
-    llama-cpp-python's ``Llama()`` will (a sandboxed Jinja environment); a template that is
-    too large or does not compile is refused here, with its key named."""
-    templates = {
-        key: str(value)
-        for key, value in metadata.items()
-        if key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template.")
-    }
-    if not templates:
-        return
-    total = sum(len(text.encode("utf-8")) for text in templates.values())
-    if total > MAX_CHAT_TEMPLATE_BYTES:
-        raise ModelFileError(
-            f"{what} carries {total} bytes of chat templates (limit {MAX_CHAT_TEMPLATE_BYTES}); "
-            "famtune never uses them"
-        )
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    for key, text in templates.items():
-        try:
-            Jinja2ChatFormatter(template=text, eos_token="", bos_token="")
-        except Exception as exc:  # TemplateSyntaxError, RecursionError, ...
-            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise ModelFileError(f"{what} has a chat template ({key}) that does not compile: "
-                                 f"{detail}") from None
 
 
-def _sample(values: npt.NDArray[np.float32], temperature: float, rng: np.random.Generator) -> int:
-    scaled = values.astype(np.float64) / temperature
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
-    return int(rng.choice(len(probs), p=probs))
 
 
-def _json_complete(text: bytes, piece: bytes) -> bool:
-    """True once ``text`` is a whole JSON object or array (checked when one may have closed)."""
-    if not piece.rstrip().endswith((b"}", b"]")):
-        return False
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True

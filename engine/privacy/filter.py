@@ -32,9 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from engine import lean_imports
-from engine.errors import ValidationFailed
-from engine.profiles import FamilyProfile
+from engine.base import lean_imports
+from engine.base.errors import ValidationFailed
+from engine.schema.profiles import FamilyProfile
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult

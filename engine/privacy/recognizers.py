@@ -40,8 +40,8 @@ from presidio_analyzer.predefined_recognizers import (
     UrlRecognizer,
 )
 
-from engine.errors import FamtuneError
-from engine.profiles import FamilyProfile
+from engine.base.errors import FamtuneError
+from engine.schema.profiles import FamilyProfile
 
 FAMILY_MEMBER = "FAMILY_MEMBER"
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.catalog import CatalogItem
+from engine.domain.catalog import CatalogItem
 from engine.ranker.blend import Blend
 from engine.ranker.learner import ContextualLearner
 from engine.ranker.moment import Moment

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.catalog import CatalogItem
+from engine.domain.catalog import CatalogItem
 from engine.ranker.moment import Moment, item_tokens, moment_keys
 
 DEFAULT_C = 0.3

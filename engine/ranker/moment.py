@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.catalog import CatalogItem
-from engine.context import KNOWN_FACTORS, RequestContext
-from engine.interactions import ACTIVITY_WORDS, activity_word
+from engine.domain.catalog import CatalogItem
+from engine.domain.interactions import ACTIVITY_WORDS, activity_word
+from engine.schema.context import KNOWN_FACTORS, RequestContext
 
 _WORD = re.compile(r"[a-z]+")
 STOPWORDS = frozenset({

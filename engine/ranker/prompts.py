@@ -10,7 +10,7 @@ scorer reads exactly what it learned on.
 
 from __future__ import annotations
 
-from engine.catalog import CatalogItem
+from engine.domain.catalog import CatalogItem
 from engine.ranker.moment import Moment
 
 YES = " Yes"

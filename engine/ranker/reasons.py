@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from engine.catalog import CatalogItem
-from engine.context import day_of_week_for, time_of_day_for
+from engine.domain.catalog import CatalogItem
 from engine.ranker.moment import Moment
+from engine.schema.context import day_of_week_for, time_of_day_for
 
 POSITIVE = frozenset({"accepted", "completed"})
 _PART_WORDS = {"early_morning": "early morning", "midday": "midday"}

@@ -3,7 +3,7 @@
 A slate is one moment: the items that were shown, when, to whom, and what the family chose
 (accepted, completed or rated 4-5; a rating of 1-2 cancels an acceptance) or that it chose
 nothing. Every shown item that was not chosen is a negative: dismissals and silences alike.
-Sessions come from :func:`engine.training.dataset.sessions_of` (records that share a
+Sessions come from :func:`engine.personalize.dataset.sessions_of` (records that share a
 context, ``at`` included).
 
 Each slate also carries the general engine's view of its moment, computed with the taste
@@ -23,15 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.catalog import CatalogItem
-from engine.context import RequestContext, parse_context
-from engine.errors import ValidationFailed
-from engine.interactions import InteractionView
-from engine.profiles import FamilyProfile
+from engine.base.errors import ValidationFailed
+from engine.domain.catalog import CatalogItem
+from engine.domain.interactions import InteractionView
+from engine.general.ranking import GeneralEngine, learn_taste
 from engine.ranker.moment import Moment, moment_of
-from engine.recommend.general import GeneralEngine, learn_taste
+from engine.ranker.sessions import sessions_of
 from engine.safety import SafetyValidator
-from engine.training.dataset import sessions_of
+from engine.schema.context import RequestContext, parse_context
+from engine.schema.profiles import FamilyProfile
 
 MIN_HOLDOUT_CHOICES = 30
 """Hold-out slates with a choice that a new version must be judged on before it serves."""

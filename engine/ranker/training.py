@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from engine.catalog import CatalogItem
+from engine.domain.catalog import CatalogItem
 from engine.ranker.blend import Case
 from engine.ranker.family_ranker import LoraScorer, RankerSpec, part_scores, rank
 from engine.ranker.learner import ContextualLearner, fit_learner

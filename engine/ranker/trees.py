@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import CATEGORIES, ENERGIES, CatalogItem, best_time_for
-from engine.context import DAYS, KNOWN_FACTORS, TIMES_OF_DAY
+from engine.domain.catalog import CATEGORIES, ENERGIES, CatalogItem, best_time_for
 from engine.ranker.moment import Moment
+from engine.schema.context import DAYS, KNOWN_FACTORS, TIMES_OF_DAY
 
 TREES = 150
 LEARNING_RATE = 0.05

@@ -27,13 +27,12 @@ from sqlalchemy import func
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from engine import families
-from engine.catalog import Catalog, CatalogItem
-from engine.context import RequestContext, parse_context
+from engine.base.errors import FamtuneError, ModelFileError
 from engine.db.tables import Family, Interaction, ModelVersion, Setting
-from engine.errors import FamtuneError, ModelFileError
-from engine.modelstore import servable_adapter, version_file
-from engine.recommend.general import (
+from engine.domain import families
+from engine.domain.catalog import Catalog, CatalogItem
+from engine.domain.modelstore import servable_adapter, version_file
+from engine.general.ranking import (
     GeneralEngine,
     Recommendation,
     Scored,
@@ -44,12 +43,13 @@ from engine.recommend.general import (
 )
 from engine.safety import SafetyValidator, parse_item
 from engine.safety.validator import Audience, active_windows
+from engine.schema.context import RequestContext, parse_context
 
 if TYPE_CHECKING:
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
     from engine.inference.llama_service import LlamaService
-    from engine.profiles import FamilyProfile
     from engine.ranker.family_ranker import LoraScorer, RankerSpec
+    from engine.schema.profiles import FamilyProfile
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from engine.errors import ValidationFailed
-from engine.profiles import ContentRating, validation_failed
+from engine.base.errors import ValidationFailed
+from engine.schema.profiles import ContentRating, validation_failed
 
 ItemTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 ItemTags = Annotated[list[ItemTag], Field(max_length=20)]

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from engine.errors import FamtuneError, ValidationFailed
-from engine.paths import resource_path
-from engine.profiles import normalize_topic, validation_failed
+from engine.base.errors import FamtuneError, ValidationFailed
+from engine.base.paths import resource_path
+from engine.schema.profiles import normalize_topic, validation_failed
 
 LEXICON_FILE = "safety_lexicon.json"
 MAX_LEXICON_BYTES = 2 * 1024 * 1024

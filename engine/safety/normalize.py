@@ -30,7 +30,7 @@ import threading
 import unicodedata
 from typing import Any
 
-from engine import lean_imports
+from engine.base import lean_imports
 
 _SPACED = re.compile(
     r"(?<![a-z0-9@$!|])(?:[a-z0-9@$!|](?:[\s._\-*+~/\\,:;'\"`^=]{1,3})){2,}[a-z0-9@$!|](?![a-z0-9])"
@@ -99,7 +99,7 @@ def deleet(text: str, one: str = "i") -> str:
 def _lemmatizer() -> Any:
     """spaCy's rule lemmatizer with the installed English pipeline's tables (no model run;
     torch and transformers, which spaCy's plugins would import to look for a GPU, are kept
-    out: see :mod:`engine.lean_imports`)."""
+    out: see :mod:`engine.base.lean_imports`)."""
     with lean_imports.without("the safety lemmatizer"):
         import spacy
         from spacy.lookups import Lookups

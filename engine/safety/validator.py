@@ -31,8 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.errors import NotFound, ValidationFailed
-from engine.profiles import (
+from engine.base.errors import NotFound, ValidationFailed
+from engine.safety.items import SafetyItem, parse_item
+from engine.safety.lexicon import Lexicon, TermPattern, default_lexicon, words_of
+from engine.safety.normalize import normalize_tag, readings
+from engine.safety.windows import hhmm_of, local_moment, weekday_js, window_applies
+from engine.schema.profiles import (
     RATINGS,
     SCREENS,
     ContentRating,
@@ -41,10 +45,6 @@ from engine.profiles import (
     TimeRestriction,
     normalize_topic,
 )
-from engine.safety.items import SafetyItem, parse_item
-from engine.safety.lexicon import Lexicon, TermPattern, default_lexicon, words_of
-from engine.safety.normalize import normalize_tag, readings
-from engine.safety.windows import hhmm_of, local_moment, weekday_js, window_applies
 
 _HARD = """rating_above_limit below_min_age blocked_topic avoided_topic_term time_restricted
 unsafe_generated_text"""

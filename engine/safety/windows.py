@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from engine.errors import ValidationFailed
-from engine.profiles import TimeRestriction
+from engine.base.errors import ValidationFailed
+from engine.schema.profiles import TimeRestriction
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.profiles import FamilyProfile, parse_profile
+from engine.schema.profiles import FamilyProfile, parse_profile
 from engine.sim.tastes import ARCHETYPES, Archetype
 
 # Interests a member of each archetype might state (drawn from, a few each).

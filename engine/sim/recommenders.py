@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.catalog import CatalogItem
-from engine.context import parse_context
-from engine.profiles import FamilyProfile
-from engine.recommend.general import GeneralEngine
+from engine.domain.catalog import CatalogItem
+from engine.general.ranking import GeneralEngine
+from engine.schema.context import parse_context
+from engine.schema.profiles import FamilyProfile
 from engine.sim.simulator import SHOWN, Recommender
 
 EXPLORE = 2

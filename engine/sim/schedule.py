@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.context import day_of_week_for, time_of_day_for
-from engine.profiles import FamilyProfile
+from engine.schema.context import day_of_week_for, time_of_day_for
+from engine.schema.profiles import FamilyProfile
 from engine.sim.tastes import ADULT_ROLES
 
 # (slot, first hour, last hour, weight): when a session may start.

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.catalog import CatalogItem
-from engine.profiles import FamilyProfile
+from engine.domain.catalog import CatalogItem
 from engine.safety.items import parse_item
 from engine.safety.validator import SafetyValidator, active_windows, paused_by, restriction_kinds
+from engine.schema.profiles import FamilyProfile
 from engine.sim.schedule import Schedule, Session
 from engine.sim.tastes import Archetype, HiddenTastes, ItemFeatures, Situation
 

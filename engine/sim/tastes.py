@@ -22,9 +22,9 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import BEST_TIMES, CATEGORIES, ENERGIES, CatalogItem, best_time_for
-from engine.context import TIMES_OF_DAY
-from engine.profiles import FamilyProfile, normalize_topic
+from engine.domain.catalog import BEST_TIMES, CATEGORIES, ENERGIES, CatalogItem, best_time_for
+from engine.schema.context import TIMES_OF_DAY
+from engine.schema.profiles import FamilyProfile, normalize_topic
 
 Array = npt.NDArray[np.float64]
 Archetype = Literal["outdoorsy", "bookish-artsy", "sporty-competitive", "stem-builders", "random"]

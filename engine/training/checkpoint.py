@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import FamtuneError
+from engine.base.errors import FamtuneError
 
 if TYPE_CHECKING:
     import torch

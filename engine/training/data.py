@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from engine.errors import FamtuneError
-from engine.fileio import atomic_file
+from engine.base.errors import FamtuneError
+from engine.base.fileio import atomic_file
 
 TOKENS_FORMAT = 1
 IntArray = npt.NDArray[np.int64]
@@ -132,7 +132,7 @@ def examples_sha256(examples: Sequence[tuple[str, str]]) -> str:
 
 def tokenize_examples(cache_dir: Path, examples: Sequence[tuple[str, str]]) -> TokenizedData:
     """Tokenize in this process (loads the tokenizer; the trainer uses the subprocess)."""
-    from engine.basemodel import load_training_tokenizer
+    from engine.basemodel.training_copy import load_training_tokenizer
 
     tokenizer = load_training_tokenizer(Path(cache_dir))
     eos = tokenizer.eos_token_id

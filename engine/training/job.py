@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from engine.errors import ConfigError
+from engine.base.errors import ConfigError
 
 if TYPE_CHECKING:
-    from engine.config import FineTuningConfig
+    from engine.base.config import FineTuningConfig
 
 Device = Literal["auto", "cpu", "cuda"]
 Objective = Literal["response", "yes_no"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import psutil
 
-from engine.errors import FamtuneError
+from engine.base.errors import FamtuneError
 from engine.training.events import MemoryAdjusted, Phase
 
 MB = 1 << 20

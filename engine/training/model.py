@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.basemodel import CACHE_WEIGHTS_NAME, is_training_cache_ready, read_training_cache_stamp
-from engine.errors import ModelFileError
+from engine.base.errors import ModelFileError
+from engine.basemodel.layout import CACHE_WEIGHTS_NAME
+from engine.basemodel.training_copy import is_training_cache_ready, read_training_cache_stamp
 from engine.training.data import MicroBatch, PaddedBatch
 from engine.training.lmhead import (
     DEFAULT_CHUNK_ROWS,

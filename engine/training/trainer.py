@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import FamtuneError, ModelFileError
+from engine.base.errors import FamtuneError, ModelFileError
 from engine.training import checkpoint as ckpt
 from engine.training.data import (
     TokenizedData,
@@ -496,7 +496,7 @@ class _Run:
         """adapter.gguf in f16, then its header read back (general.type must be adapter)."""
         from peft import get_peft_model_state_dict
 
-        from engine.inference.lora_gguf import read_lora_gguf_info, write_lora_gguf
+        from engine.gguf.lora import read_lora_gguf_info, write_lora_gguf
 
         state = get_peft_model_state_dict(self.peft_model, save_embedding_layers=False)
         tensors = {name: t.detach().float().cpu().numpy() for name, t in state.items()}

@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from engine.errors import FamtuneError
-from engine.filelock import FileLock
+from engine.base.errors import FamtuneError
+from engine.base.filelock import FileLock
 from engine.training.events import Event, Phase, event_from_json, event_to_json
 from engine.training.job import TrainJob
 from engine.training.memory import MALLOC_TUNABLES, MemoryBudgetExceeded

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import ValidationFailed
-from engine.profiles import FamilyProfile
+from engine.base.errors import ValidationFailed
 from engine.safety.validator import name_parts
+from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.fmt import field_words, plain_error, slug, words
 from famtune_gui.pin_prompt import with_pin

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.pin_recovery import new_recovery_code
-from engine.profiles import FamilyProfile
+from engine.domain.pin_recovery import new_recovery_code
+from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.fmt import plain_error, slug
 from famtune_gui.screens.setup_pages import (

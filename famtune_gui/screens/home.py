@@ -13,11 +13,11 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from engine.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for
-from engine.profiles import FamilyProfile
-from engine.recommend.general import Recommendation
+from engine.general.ranking import Recommendation
 from engine.recommend.service import LOW_MEMORY_REASON, Batch
 from engine.safety import member_name
+from engine.schema.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for
+from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.fmt import words
 from famtune_gui.qtmodels import ObjectListModel

@@ -9,7 +9,7 @@ from functools import partial
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.integration import IntegrationMetrics
+from engine.app.integration import IntegrationMetrics
 from famtune_gui import ops
 from famtune_gui.fmt import score
 from famtune_gui.session import EngineSession

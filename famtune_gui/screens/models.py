@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.modelstore import VersionInfo
+from engine.domain.modelstore import VersionInfo
 from famtune_gui import ops
 from famtune_gui.fmt import local, score, when
 from famtune_gui.qtmodels import ObjectListModel

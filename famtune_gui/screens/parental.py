@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import ValidationFailed
-from engine.pin import PinCheck
-from engine.profiles import FamilyProfile
+from engine.base.errors import ValidationFailed
+from engine.domain.pin import PinCheck
+from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.fmt import field_words, plain_error
 from famtune_gui.pin_prompt import ask_pin

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.audit import EVENT_TYPES, ChainReport
-from engine.profiles import FamilyProfile
+from engine.domain.audit import EVENT_TYPES, ChainReport
 from engine.safety import member_name
+from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.pin_prompt import ask_pin

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.catalog import CATEGORIES
-from engine.profiles import RATINGS, SCREENS, TimeRestriction, normalize_topic
+from engine.domain.catalog import CATEGORIES
+from engine.schema.profiles import RATINGS, SCREENS, TimeRestriction, normalize_topic
 from famtune_gui.fmt import (
     DAY_SHORT,
     SCHOOL_NIGHTS,

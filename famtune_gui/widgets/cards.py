@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.recommend.general import Recommendation
+from engine.general.ranking import Recommendation
 from famtune_gui.fmt import words
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.theme import icon, kinetic, restyle, role

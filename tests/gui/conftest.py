@@ -14,10 +14,10 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from engine import families, pin
-from engine.core import Famtune
 from engine.db.tables import utcnow
-from engine.profiles import parse_profile
+from engine.domain import families, pin
+from engine.domain.home import Famtune
+from engine.schema.profiles import parse_profile
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import apply_theme

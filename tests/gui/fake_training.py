@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from engine.personalize.pipeline import TrainOutcome
 from engine.training import events
-from engine.training.pipeline import TrainOutcome
 
 
 def event_class(name: str) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from engine import audit
+from engine.domain import audit
 from famtune_gui import app as famtune_app
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen

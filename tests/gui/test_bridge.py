@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from engine.errors import FamtuneError
+from engine.base.errors import FamtuneError
 from famtune_gui.bridge import Bridge, GeneratorWorker
 
 

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from engine import families
+from engine.domain import families
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.family import FamilyScreen
 from famtune_gui.session import EngineSession

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from engine.errors import FamtuneError
-from engine.recommend.general import Recommendation
+from engine.base.errors import FamtuneError
+from engine.general.ranking import Recommendation
 from engine.recommend.service import Batch
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen

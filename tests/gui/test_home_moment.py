@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from engine.recommend.general import WIND_DOWN_NOTE
+from engine.general.ranking import WIND_DOWN_NOTE
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen
 from famtune_gui.session import EngineSession

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from engine import audit, families
+from engine.domain import audit, families
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.family import FamilyScreen
 from famtune_gui.screens.home import HomeScreen

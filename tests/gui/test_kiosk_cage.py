@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from engine.core import Famtune
+from engine.domain.home import Famtune
 from tests.conftest import clone_home
 
 ROOT = Path(__file__).resolve().parents[2]

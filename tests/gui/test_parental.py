@@ -10,9 +10,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from engine import audit, families
 from engine.db.tables import AuditEvent
-from engine.pin import LOCKOUT_AFTER
+from engine.domain import audit, families
+from engine.domain.pin import LOCKOUT_AFTER
 from engine.safety import SafetyValidator
 from famtune_gui.fmt import window_text
 from famtune_gui.mainwindow import MainWindow

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
-from engine import audit, pin, pin_recovery
+from engine.domain import audit, pin, pin_recovery
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.recovery import CodeDialog, RecoveryDialog
 from famtune_gui.screens.family import FamilyScreen

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from engine import audit, families, pin, pin_recovery
-from engine.core import Famtune
+from engine.domain import audit, families, pin, pin_recovery
+from engine.domain.home import Famtune
 from famtune_gui import ops
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.firstrun import FirstRunScreen

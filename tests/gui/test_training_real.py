@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
-from engine.core import Famtune
-from engine.modelstore import ModelStore
+from engine.domain.home import Famtune
+from engine.domain.modelstore import ModelStore
 from engine.training.events import Progress
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.models import ModelsScreen

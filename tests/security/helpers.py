@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.core import Famtune
-from engine.modelstore import ADAPTER_GGUF, ModelStore
+from engine.domain.home import Famtune
+from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
 
 
 def publish(

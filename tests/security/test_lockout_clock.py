@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine import pin
-from engine.core import Famtune
 from engine.db.tables import utcnow
+from engine.domain import pin
+from engine.domain.home import Famtune
 from tests.conftest import CliRun
 from tests.security.conftest import PIN, set_pin
 

@@ -82,7 +82,7 @@ def test_a_tampered_row_is_not_served(cli: CliRun, smith: dict[str, Any]) -> Non
         db.execute("UPDATE model_version SET is_active = 1 WHERE version = ?", (rejected,))
     code, _, _ = cli("models", "validate")
     assert code == 1
-    from engine.core import Famtune
+    from engine.domain.home import Famtune
     from engine.recommend.service import RecommendationService
 
     ft = Famtune(cli.home, profile="development")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ValidationFailed
+from engine.base.errors import ValidationFailed
 from tests.conftest import CliRun
 from tests.security.conftest import one_line_error, write_json
 
@@ -90,7 +90,7 @@ def test_recommendations_never_exceed_the_cap(
 def test_the_engine_function_the_gui_saves_through_enforces_the_cap(
     engine_ctx: Any, smith_profile: dict[str, Any]
 ) -> None:
-    from engine.config import FineTuningConfigFactory
+    from engine.base.config import FineTuningConfigFactory
     from famtune_gui import ops
 
     engine_ctx.use_config(FineTuningConfigFactory.get_config("child-safe"))
@@ -99,11 +99,10 @@ def test_the_engine_function_the_gui_saves_through_enforces_the_cap(
     with pytest.raises(ValidationFailed) as raised:
         ops.prepare_profile(engine_ctx, doc)
     assert raised.value.field == "safetySettings.maxContentRating"
-    from engine.profiles import parse_profile
+    from engine.schema.profiles import parse_profile
 
     with pytest.raises(ValidationFailed):
         ops.save_profile(engine_ctx, parse_profile(doc))
     with engine_ctx.db.read() as session:
-        from engine import families
-
+        from engine.domain import families
         assert not families.family_exists(session, family_id="smith-family")

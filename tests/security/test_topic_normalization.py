@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.catalog import load_builtin_catalog
+from engine.domain.catalog import load_builtin_catalog
 from engine.safety.lexicon import default_lexicon, words_of
 from engine.safety.normalize import readings
 from tests.conftest import CliRun

@@ -1,0 +1,536 @@
+"""Fine-tuning configuration: the typed model, the named profiles, the runtime detector
+and the layered loader behind ``famtune-engine config show``.
+
+Resolution order (later wins): a profile (``--profile``, else ``$FAMTUNE_PROFILE``, else
+the :class:`RuntimeConfigDetector`'s pick), then ``<home>/famtune.toml``, then one
+``FAMTUNE_<FIELD>`` environment variable per field. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import psutil
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from engine.base.errors import ConfigError, ValidationFailed
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # JetPack 6 ships Python 3.10
+    import tomli as tomllib
+from engine.base.paths import DataDir, default_home
+
+LogLevel = Literal["error", "warn", "info", "debug", "verbose"]
+ContentRating = Literal["G", "PG", "PG-13", "R"]
+PrivacyLevel = Literal["standard", "strict"]
+CudaMode = Literal["auto", "on", "off"]
+_RATING_ORDER: tuple[str, ...] = ("G", "PG", "PG-13", "R")
+log = logging.getLogger(__name__)
+
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+DEFAULT_TARGET_MODULES = (
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+)  # fmt: skip
+
+
+def _cross_field(fields: tuple[str, ...], message: str) -> PydanticCustomError:
+    """A model-level error that still says which fields are involved (``ctx["fields"]``)."""
+    ctx = {"fields": ",".join(fields), "message": message}
+    return PydanticCustomError("cross_field", "{message}", ctx)
+
+
+class FineTuningConfig(BaseModel):
+    """Every fine-tuning and serving option. Python names are snake_case; JSON is camelCase."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+    enabled: bool = Field(True, description="Whether family models are trained and used at all.")
+    min_interactions_for_training: int = Field(
+        50, ge=1, le=100_000, description="Interactions a family needs before its first model."
+    )
+    retraining_threshold: int = Field(
+        20, ge=1, le=100_000, description="New interactions that trigger a model update."
+    )
+    max_memory_usage: int = Field(
+        1536, ge=256, le=1_048_576, description="Memory limit for training, in MB."
+    )
+    safety_threshold: float = Field(
+        0.95, ge=0.0, le=1.0, description="Minimum safety score (0..1) an answer must reach."
+    )
+    fallback_to_general: bool = Field(
+        True, description="Use the general engine when the family model is unavailable or late."
+    )
+    batch_size: int = Field(4, ge=1, le=256, description="Training examples per optimizer step.")
+    epochs: int = Field(2, ge=1, le=100, description="Passes over the training data.")
+    learning_rate: float = Field(1e-4, gt=0.0, le=1.0, description="Optimizer learning rate.")
+    debug_mode: bool = Field(False, description="Keep extra diagnostics and detailed logs.")
+    log_level: LogLevel = Field("info", description="error, warn, info, debug or verbose.")
+    lora_rank: int = Field(8, ge=1, le=256, description="LoRA adapter rank r.")
+    lora_alpha: float = Field(16.0, gt=0.0, le=4096.0, description="LoRA scaling alpha.")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on LoRA layers.")
+    lora_target_modules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TARGET_MODULES),
+        min_length=1,
+        max_length=64,
+        description="Module names LoRA adapts (attention and MLP projections by default).",
+    )
+    max_seq_length: int = Field(
+        512, ge=32, le=32_768, description="Longest training/prompt sequence, in tokens."
+    )
+    base_model_path: str | None = Field(
+        None, description="Base model file; None = the bundled Gemma 3 270M in the data dir."
+    )
+    models_to_keep: int = Field(3, ge=1, le=100, description="Model versions kept per family.")
+    max_content_rating_cap: ContentRating = Field(
+        "PG-13", description="Most permissive content rating any family may choose."
+    )
+    privacy_level: PrivacyLevel = Field("standard", description="standard or strict PII handling.")
+    inference_threads: int = Field(4, ge=1, le=256, description="CPU threads for inference.")
+    inference_deadline_s: float = Field(
+        5.0, gt=0.0, le=600.0, description="Seconds a family-model answer may take before fallback."
+    )
+    use_cuda: CudaMode = Field("auto", description="auto (use it if present), on (require), off.")
+    quiet_hours_start: str = Field(
+        "01:00", pattern=_HHMM, description="HH:MM when the scheduler starts preferring to train."
+    )
+    quiet_hours_end: str = Field(
+        "05:00", pattern=_HHMM, description="HH:MM when the preferred training window ends."
+    )
+    gradient_checkpointing: bool = Field(
+        True, description="Trade compute for memory while training."
+    )
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for training and sampling.")
+    scorer_layers: int = Field(
+        8, ge=1, le=256, description="Upper decoder layers the pointwise LoRA scorer adapts."
+    )
+    scorer_learning_rate: float = Field(
+        1e-3, gt=0.0, le=1.0, description="Learning rate of the pointwise LoRA scorer."
+    )
+    scorer_batch_size: int = Field(
+        16, ge=1, le=256, description="Prompts per optimizer step of the pointwise scorer."
+    )
+    scorer_epochs: int = Field(1, ge=1, le=20, description="Passes of the pointwise scorer.")
+    # The upper layers' saved activations grow with the prompts in one pass (about 0.5 MB a
+    # token with 8 LoRA layers): measured on 2 cores, a step of 16 prompts peaked at 1,231 MB
+    # in one pass, 814 MB in passes of 4 (9% slower), 741 MB in passes of 2 (22% slower).
+    scorer_micro_batch_size: int = Field(
+        4, ge=1, le=256, description="Prompts per forward/backward pass of the pointwise scorer."
+    )
+    ranker_candidates: int = Field(
+        15, ge=2, le=50, description="The general engine's best items the family model scores."
+    )
+    gate_min_holdout_slates: int = Field(
+        30, ge=1, le=10_000,
+        description="Recent moments with a choice a new version is judged on before it serves.",
+    )
+    auto_train_interval_minutes: int = Field(
+        30, ge=0, le=10_080,
+        description="How often the app checks whether a family is due for training (0: never).",
+    )
+
+    @field_validator("lora_target_modules")
+    @classmethod
+    def _check_modules(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name.replace(".", "_").isidentifier():
+                raise ValueError(f"{name!r} is not a module name")
+        if len(set(value)) != len(value):
+            raise ValueError("module names must not repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> FineTuningConfig:
+        if self.quiet_hours_start == self.quiet_hours_end:
+            raise _cross_field(
+                ("quiet_hours_end", "quiet_hours_start"),
+                "quiet_hours_start and quiet_hours_end must differ (the window would be empty)",
+            )
+        if self.batch_size > self.min_interactions_for_training:
+            raise _cross_field(
+                ("batch_size", "min_interactions_for_training"),
+                f"batch_size ({self.batch_size}) is larger than min_interactions_for_training "
+                f"({self.min_interactions_for_training}): the first training run has no full batch",
+            )
+        return self
+
+    @classmethod
+    def field_for_key(cls, key: str) -> str | None:
+        """The field a snake_case or camelCase key names, or None."""
+        if key in cls.model_fields:
+            return key
+        for name, info in cls.model_fields.items():
+            if info.alias == key:
+                return name
+        return None
+
+    @classmethod
+    def alias_of(cls, name: str) -> str:
+        return cls.model_fields[name].alias or name
+
+
+_PROFILES: dict[str, dict[str, Any]] = {
+    # The seed's "Recommended Settings" for a Jetson Orin Nano (8 GB, 6 cores).
+    "jetson": {
+        "max_memory_usage": 1536,
+        "batch_size": 4,
+        "epochs": 2,
+        "learning_rate": 1e-4,
+        "safety_threshold": 0.95,
+        "use_cuda": "auto",
+        "inference_threads": 6,
+        "gradient_checkpointing": True,
+    },
+    # Small and fast, for laptops and tests: trains early and often, talks a lot.
+    "development": {
+        "min_interactions_for_training": 10,
+        "retraining_threshold": 5,
+        "epochs": 1,
+        "max_memory_usage": 2048,
+        "debug_mode": True,
+        "log_level": "debug",
+        "max_seq_length": 256,
+        "models_to_keep": 2,
+        "inference_deadline_s": 10.0,
+        "gradient_checkpointing": False,
+    },
+    # Jetson settings with stricter safety and privacy, for families with young children.
+    "child-safe": {
+        "max_memory_usage": 1536,
+        "inference_threads": 6,
+        "safety_threshold": 0.99,
+        "max_content_rating_cap": "PG",
+        "privacy_level": "strict",
+        "fallback_to_general": True,
+    },
+    # A CUDA server: more memory and bigger batches, quiet logs, more versions kept.
+    "production": {
+        "max_memory_usage": 4096,
+        "batch_size": 8,
+        "safety_threshold": 0.95,
+        "log_level": "warn",
+        "models_to_keep": 5,
+        "inference_threads": 8,
+        "inference_deadline_s": 3.0,
+    },
+}
+
+
+class FineTuningConfigFactory:
+    """The named configuration profiles."""
+
+    @staticmethod
+    def names() -> list[str]:
+        return list(_PROFILES)
+
+    @staticmethod
+    def get_config(name: str) -> FineTuningConfig:
+        """The profile called ``name`` (case-insensitive, ``_`` accepted for ``-``)."""
+        key = name.strip().lower().replace("_", "-")
+        if key not in _PROFILES:
+            valid = ", ".join(_PROFILES)
+            raise ConfigError(f"unknown configuration profile {name!r}; valid profiles: {valid}")
+        return FineTuningConfig.model_validate(_PROFILES[key])
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    total_ram_mb: int
+    available_ram_mb: int
+    cpu_count: int
+    has_cuda: bool
+    is_jetson: bool
+    jetson_model: str | None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8", "replace").replace("\x00", "").strip()
+    except OSError:
+        return None
+
+
+def _psutil_ram() -> tuple[int, int]:
+    vm = psutil.virtual_memory()
+    return int(vm.total) // 2**20, int(vm.available) // 2**20
+
+
+def _psutil_cpus() -> int:
+    count = psutil.cpu_count(logical=True) or os.cpu_count() or 1
+    return int(count)
+
+
+_CUDA_LIB_DIRS = ("usr/lib/aarch64-linux-gnu", "usr/lib/x86_64-linux-gnu", "usr/lib64",
+                  "usr/local/cuda/lib64", "usr/lib/wsl/lib")  # fmt: skip
+
+
+class RuntimeConfigDetector:
+    """Picks a profile for this machine and fits it to the machine's RAM and cores.
+
+    Rules (simple on purpose):
+    - a Jetson -> ``jetson``; CUDA but no Jetson -> ``production``; otherwise ``development``;
+    - ``max_memory_usage`` = min(profile value, 40% of total RAM), never below 512 MB;
+    - ``inference_threads`` = min(profile value, CPU cores);
+    - total RAM under 7000 MB (less than an 8 GB board reports) halves ``batch_size`` and
+      turns on gradient checkpointing; under 3500 MB the batch is 1 and sequences <= 256.
+
+    ``root`` is the file-system root to probe (tests pass a temp dir); ``ram``, ``cpus`` and
+    ``find_library`` replace psutil and ctypes. The host's libraries are only consulted when
+    ``root`` is ``/``.
+    """
+
+    def __init__(
+        self,
+        root: Path = Path("/"),
+        *,
+        ram: Callable[[], tuple[int, int]] | None = None,
+        cpus: Callable[[], int] | None = None,
+        find_library: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.root = root
+        self._ram = ram or _psutil_ram
+        self._cpus = cpus or _psutil_cpus
+        if find_library is None and root.resolve() == Path("/").resolve():
+            find_library = ctypes.util.find_library
+        self._find_library = find_library
+
+    def _has_cuda(self) -> bool:
+        dev = self.root / "dev"
+        if (dev / "nvidia0").exists() or any(dev.glob("nvhost-*")):
+            return True
+        for lib_dir in _CUDA_LIB_DIRS:
+            if any((self.root / lib_dir).glob("libcuda.so*")):
+                return True
+        return self._find_library is not None and self._find_library("cuda") is not None
+
+    def _jetson(self) -> tuple[bool, str | None]:
+        model = _read_text(self.root / "proc" / "device-tree" / "model")
+        by_model = model is not None and any(w in model.lower() for w in ("jetson", "orin"))
+        by_release = (self.root / "etc" / "nv_tegra_release").is_file()
+        if by_model or by_release:
+            return True, model or None
+        return False, None
+
+    def detect_machine(self) -> MachineInfo:
+        total, available = self._ram()
+        is_jetson, jetson_model = self._jetson()
+        return MachineInfo(
+            total_ram_mb=total,
+            available_ram_mb=available,
+            cpu_count=max(1, self._cpus()),
+            has_cuda=self._has_cuda(),
+            is_jetson=is_jetson,
+            jetson_model=jetson_model,
+        )
+
+    @staticmethod
+    def pick_profile(machine: MachineInfo) -> str:
+        if machine.is_jetson:
+            return "jetson"
+        return "production" if machine.has_cuda else "development"
+
+    @staticmethod
+    def fit(config: FineTuningConfig, machine: MachineInfo) -> FineTuningConfig:
+        """``config`` adjusted to ``machine`` by the rules in the class docstring."""
+        changes: dict[str, Any] = {
+            "max_memory_usage": max(
+                512, min(config.max_memory_usage, machine.total_ram_mb * 40 // 100)
+            ),
+            "inference_threads": max(1, min(config.inference_threads, machine.cpu_count)),
+        }
+        if machine.total_ram_mb < 3500:
+            changes["batch_size"] = 1
+            changes["max_seq_length"] = min(config.max_seq_length, 256)
+            changes["gradient_checkpointing"] = True
+        elif machine.total_ram_mb < 7000:
+            changes["batch_size"] = max(1, config.batch_size // 2)
+            changes["gradient_checkpointing"] = True
+        return FineTuningConfig.model_validate({**config.model_dump(), **changes})
+
+    def detect(self) -> tuple[str, FineTuningConfig]:
+        """The picked profile name and the fitted configuration."""
+        machine = self.detect_machine()
+        name = self.pick_profile(machine)
+        return name, self.fit(FineTuningConfigFactory.get_config(name), machine)
+
+    def detect_optimal_config(self) -> FineTuningConfig:
+        return self.detect()[1]
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """The effective configuration, its profile and where each field's value came from."""
+
+    config: FineTuningConfig
+    profile: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "config": self.config.model_dump(mode="json", by_alias=True),
+            "sources": {FineTuningConfig.alias_of(k): v for k, v in self.sources.items()},
+        }
+
+
+_NOT_FIELDS = frozenset({"FAMTUNE_HOME", "FAMTUNE_PROFILE"})
+_TABLES = ("fine_tuning", "fineTuning")
+
+
+def env_var_for(name: str) -> str:
+    """``batch_size`` -> ``FAMTUNE_BATCH_SIZE``."""
+    return "FAMTUNE_" + name.upper()
+
+
+def _toml_layer(path: Path) -> dict[str, tuple[str, Any]]:
+    """field -> (key as written, value) from the TOML file; {} when there is no file."""
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: it is nested too deeply") from None
+    items: list[tuple[str, str, Any]] = []  # (key as written, key, value)
+    for key, value in doc.items():
+        if key in _TABLES and isinstance(value, dict):
+            items.extend((f"{key}.{k}", k, v) for k, v in value.items())
+        else:
+            items.append((key, key, value))
+    out: dict[str, tuple[str, Any]] = {}
+    for written, key, value in items:
+        name = FineTuningConfig.field_for_key(key)
+        if name is None:
+            raise ConfigError(f"unknown configuration key {written!r} in {path}")
+        if name in out:
+            raise ConfigError(f"{written!r} in {path} sets {name} again (also {out[name][0]!r})")
+        out[name] = (written, value)
+    return out
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    """An environment string in the shape the field's validator expects."""
+    annotation = FineTuningConfig.model_fields[name].annotation
+    if annotation == list[str]:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if annotation == (str | None) and raw.strip().lower() in ("", "none", "null"):
+        return None
+    return raw.strip()
+
+
+def _validation_failed(
+    exc: ValidationError,
+    written: dict[str, str],
+    sources: dict[str, str],
+    rank: dict[str, int],
+    values: dict[str, Any],
+) -> ValidationFailed:
+    """The first pydantic error as a ValidationFailed naming the key as written and its source."""
+    err = exc.errors()[0]
+    names: list[str] = []
+    if err["loc"]:
+        names = [str(err["loc"][0])]
+    elif err.get("ctx") and "fields" in err["ctx"]:
+        names = str(err["ctx"]["fields"]).split(",")
+    if not names:
+        return ValidationFailed("", err["msg"])
+    # Blame the involved field whose value came from the latest layer.
+    name = max(names, key=lambda n: rank.get(n, 0))
+    name = FineTuningConfig.field_for_key(name) or name
+    source = sources.get(name, "default")
+    key = written.get(name, name)
+    return ValidationFailed(key, f"invalid value {values.get(name)!r} from {source}: {err['msg']}")
+
+
+def load_config(
+    data_dir: DataDir | Path | None,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    detector: RuntimeConfigDetector | None = None,
+) -> ResolvedConfig:
+    """Profile, then ``<home>/famtune.toml``, then ``FAMTUNE_<FIELD>`` variables (see module doc).
+
+    ``data_dir`` None means ``env["FAMTUNE_HOME"]`` or the default home. Unknown TOML keys
+    raise ConfigError; bad values raise ValidationFailed naming the key and its source.
+    Environment variables that are not ``FAMTUNE_<FIELD>`` are ignored.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    if data_dir is None:
+        home = environ.get("FAMTUNE_HOME")
+        data_dir = DataDir(Path(home).expanduser() if home else default_home())
+    elif not isinstance(data_dir, DataDir):
+        data_dir = DataDir(Path(data_dir))
+
+    name = profile or environ.get("FAMTUNE_PROFILE") or None
+    if name:
+        base = FineTuningConfigFactory.get_config(name)
+        name = name.strip().lower().replace("_", "-")
+        base_source = f"profile:{name}"
+    else:
+        name, base = (detector or RuntimeConfigDetector()).detect()
+        base_source = "detector"
+
+    values: dict[str, Any] = base.model_dump()
+    sources = dict.fromkeys(values, base_source)
+    written: dict[str, str] = {}
+    rank = dict.fromkeys(values, 0)
+
+    file = data_dir.config_file
+    for field_name, (key, value) in _toml_layer(file).items():
+        values[field_name], sources[field_name] = value, f"file:{file}"
+        written[field_name], rank[field_name] = key, 1
+
+    for field_name in FineTuningConfig.model_fields:
+        var = env_var_for(field_name)
+        if var in _NOT_FIELDS or var not in environ:
+            continue
+        values[field_name] = _parse_env(field_name, environ[var])
+        sources[field_name], written[field_name], rank[field_name] = f"env:{var}", var, 2
+
+    try:
+        config = FineTuningConfig.model_validate(values)
+    except ValidationError as exc:
+        raise _validation_failed(exc, written, sources, rank, values) from exc
+    config = _never_weaker(config, base, sources, base_source)
+    return ResolvedConfig(config=config, profile=name, sources=sources)
+
+
+def _never_weaker(
+    config: FineTuningConfig, base: FineTuningConfig, sources: dict[str, str], base_source: str
+) -> FineTuningConfig:
+    """``famtune.toml`` and ``FAMTUNE_*`` may raise the safety threshold and lower the rating
+    cap, never the other way past the profile's own values (nor turn a profile's strict
+    privacy level into standard): a weaker override is replaced by the profile's value, and
+    ``sources`` says it was ignored."""
+    changes: dict[str, Any] = {}
+    if config.safety_threshold < base.safety_threshold:
+        changes["safety_threshold"] = base.safety_threshold
+    if _RATING_ORDER.index(config.max_content_rating_cap) > _RATING_ORDER.index(
+        base.max_content_rating_cap
+    ):
+        changes["max_content_rating_cap"] = base.max_content_rating_cap
+    if base.privacy_level == "strict" and config.privacy_level != "strict":
+        changes["privacy_level"] = "strict"
+    for field_name, value in changes.items():
+        log.warning(
+            "%s from %s is weaker than the profile's %r and is ignored",
+            field_name, sources[field_name], value,
+        )  # fmt: skip
+        sources[field_name] = (
+            f"{base_source} ({sources[field_name]} ignored: it may only make this stricter)"
+        )
+    return config.model_copy(update=changes) if changes else config

@@ -1,4 +1,4 @@
-"""``engine.config``: a name of the seed's facade (the README quick start) kept stable;
+"""``engine.base.config``: a name of the seed's facade (the README quick start) kept stable;
 the code lives in ``engine.base.config``.
 """
 

@@ -1,4 +1,4 @@
-"""``engine.core``: a name of the seed's facade (the README quick start) kept stable;
+"""``engine.domain.home``: a name of the seed's facade (the README quick start) kept stable;
 the code lives in ``engine.domain.home``.
 """
 

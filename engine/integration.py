@@ -1,4 +1,4 @@
-"""``engine.integration``: a name of the seed's facade (the README quick start) kept stable;
+"""``engine.app.integration``: a name of the seed's facade (the README quick start) kept stable;
 the code lives in ``engine.app.integration``.
 """
 

@@ -13,6 +13,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import time
 import uuid
 import weakref
@@ -20,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -31,9 +34,16 @@ from famtune_gui.session import EngineSession
 from famtune_gui.systemd_notify import Notifier, socket_address, watchdog_usec
 from tests.gui.conftest import WAIT_MS, FakeClock, last_wednesday_evening, settle
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # JetPack 6 ships Python 3.10
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "packaging" / "famtune.service"
 INSTALLER = ROOT / "packaging" / "install-jetson.sh"
+LOCK = ROOT / "requirements-cpu.lock"
+CONSTRAINTS = ROOT / "constraints-cpu.txt"
 DATA_DIR = "/var/lib/famtune"
 
 # Commands the installer would change the machine with. In the tests they are shims that
@@ -282,6 +292,102 @@ def test_installer_rejects_unknown_arguments(shims: tuple[dict[str, str], Path])
     )
     assert out.returncode != 0 and "unknown argument: --dryrun" in out.stderr
     assert not log.exists()
+
+
+# -- the CPU lock --------------------------------------------------------------------------------
+
+
+def locked_requirements() -> dict[str, tuple[str, list[str]]]:
+    """requirements-cpu.lock as {normalized name: (version, [sha256 hashes])}; every entry must
+    be a plain `name==version` pin followed only by --hash options (what --require-hashes
+    installs), with no index, find-links or editable lines."""
+    text = LOCK.read_text()
+    entries: dict[str, tuple[str, list[str]]] = {}
+    # an entry is a line and its backslash-continued lines; comments stand on lines of their own
+    for entry in re.sub(r"\\\n", " ", text).splitlines():
+        entry = entry.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        words = entry.split()
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^=;\s]+)", words[0])
+        assert match, f"not a plain name==version pin: {entry!r}"
+        hashes = []
+        for word in words[1:]:
+            found = re.fullmatch(r"--hash=sha256:([0-9a-f]{64})", word)
+            assert found, f"{words[0]}: {word!r} is not a sha256 hash"
+            hashes.append(found.group(1))
+        assert hashes, f"{words[0]} has no hash"
+        name = canonicalize_name(match.group(1))
+        assert name not in entries, f"{name} is pinned twice"
+        entries[name] = (match.group(2), hashes)
+    return entries
+
+
+def test_cpu_lock_pins_every_package_with_a_hash_and_the_cpu_torch() -> None:
+    locked = locked_requirements()
+    assert len(locked) > 50
+    # torch: the version constraints-cpu.txt asks for, and its CPU build (one wheel)
+    pins = [line.split("#", 1)[0].strip() for line in CONSTRAINTS.read_text().splitlines()]
+    assert "torch==2.13.0" in pins
+    version, hashes = locked["torch"]
+    assert version == "2.13.0+cpu" and len(hashes) == 1, f"torch=={version}, {hashes}"
+    assert not any(name.startswith(("nvidia-", "cuda-")) or name == "triton" for name in locked)
+    # llama-cpp-python is an sdist: its hash is the source archive's
+    assert len(locked["llama-cpp-python"][1]) == 1
+
+
+def test_cpu_lock_covers_pyproject() -> None:
+    """Every runtime and dev dependency that applies to CPython 3.11 on Linux x86_64 is in the
+    lock at a version its range admits: a stale lock (`make lock` not rerun after a change to
+    pyproject.toml) fails here, not only at `pip check` in `make setup`."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    locked = locked_requirements()
+    environment = {
+        "python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux",
+        "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
+        "implementation_name": "cpython", "platform_python_implementation": "CPython",
+        "extra": "dev",
+    }  # fmt: skip
+    for line in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{name} is not in {LOCK.name}: run `make lock`"
+        version = locked[name][0]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"{LOCK.name} pins {name}=={version}, outside {requirement}: run `make lock`"
+        )
+
+
+def make_dry_run(tmp_path: Path, *overrides: str) -> str:
+    """The commands `make setup` would run for a venv that does not exist yet."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    # not the settings of a make that runs this test (`make test CONSTRAINTS=` passes its
+    # overrides down in MAKEFLAGS) nor any from the environment
+    ignored = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CONSTRAINTS", "LOCK", "LOCK_ARGS", "VENV"}
+    env = {key: value for key, value in os.environ.items() if key not in ignored}
+    out = subprocess.run(
+        [make, "-n", "-C", str(ROOT), "setup", f"VENV={tmp_path / 'venv'}", *overrides],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_make_setup_installs_the_cpu_lock_and_the_jetson_path_skips_it(tmp_path: Path) -> None:
+    cpu = make_dry_run(tmp_path)
+    assert f"pip install --quiet --require-hashes -r {LOCK.name}" in cpu
+    assert "pip install --quiet --no-deps -e ." in cpu
+    assert "pip check" in cpu
+    assert "'.[dev]'" not in cpu
+    # on the Jetson (README, "On the Jetson"): no CPU constraints and no lock
+    for overrides in (["CONSTRAINTS="], ["CONSTRAINTS=", "LOCK="]):
+        jetson = make_dry_run(tmp_path, *overrides)
+        assert LOCK.name not in jetson and "constraints-cpu.txt" not in jetson
+        assert "pip install --quiet  -e '.[dev]'" in jetson
 
 
 # -- sd_notify -------------------------------------------------------------------------------------

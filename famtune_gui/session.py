@@ -26,7 +26,8 @@ from engine.app.integration import SimpleFineTuningIntegration
 from engine.base.errors import FamtuneError
 from engine.db.tables import utcnow
 from engine.domain.home import Famtune
-from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import InteractionLog
+from engine.personalize.events import TrainingEvent
 from engine.schema.profiles import FamilyProfile
 from famtune_gui import ops
 from famtune_gui.bridge import Bridge, GeneratorWorker, Lane
@@ -36,7 +37,7 @@ from famtune_gui.training_view import describe
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TrainFactory = Callable[[str, threading.Event, bool], Iterator[Any]]
+TrainFactory = Callable[[str, threading.Event, bool], Iterator[TrainingEvent]]
 RELOCK_MS = 120_000
 RECONNECT_AFTER_S = 30.0
 SWITCH_INTERVAL_S = 0.002
@@ -176,7 +177,7 @@ class EngineSession(QObject):
 
     def _open_engine(self) -> None:
         self.ft = Famtune(self.home, self.profile_name)
-        self.facade = SimpleFineTuningIntegration(None, LLMEnhancedLearningEngine(self.ft))
+        self.facade = SimpleFineTuningIntegration(None, InteractionLog(self.ft))
 
     @property
     def initialized(self) -> bool:
@@ -325,7 +326,9 @@ class EngineSession(QObject):
     def training(self) -> bool:
         return self.trainer is not None and self.trainer.running
 
-    def _real_training(self, family_id: str, cancel: threading.Event, force: bool) -> Iterator[Any]:
+    def _real_training(
+        self, family_id: str, cancel: threading.Event, force: bool
+    ) -> Iterator[TrainingEvent]:
         return self.facade.train_family_model(family_id, cancel=cancel, force=force)
 
     def start_training(self, family_id: str, *, force: bool = True) -> GeneratorWorker | None:
@@ -349,7 +352,7 @@ class EngineSession(QObject):
         if self.trainer is not None and self.trainer.running:
             self.trainer.cancel()
 
-    def _training_event(self, family_id: str, event: Any) -> None:
+    def _training_event(self, family_id: str, event: TrainingEvent) -> None:
         update = describe(event)
         if update.loss is not None:
             self.metrics.log("train.loss", update.loss)

@@ -1,14 +1,15 @@
-"""How a training event reads on screen. The engine's events (``engine.training.events``:
-Progress, Phase, Checkpointed, MemoryAdjusted, Done, and the pipeline's final TrainOutcome)
-are recognized by their names and fields, so the GUI needs nothing from the training
-package at import time."""
+"""How a training event reads on screen: one sentence (and the numbers a chart wants) for
+each kind of :data:`engine.personalize.events.TrainingEvent` (the worker's Progress, Phase,
+Checkpointed, MemoryAdjusted and Done, then the job's TrainOutcome). Those modules are
+light: nothing of the training stack loads with the GUI."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from engine.personalize.events import TrainingEvent, TrainOutcome
+from engine.training.events import Checkpointed, MemoryAdjusted, Phase, Progress
 from famtune_gui.fmt import score
 
 
@@ -61,64 +62,44 @@ def outcome_text(doc: dict[str, Any]) -> str:
     return f"No new model: {reason or 'nothing to train'}."
 
 
-def _fields(event: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(event) and not isinstance(event, type):
-        return dataclasses.asdict(event)
-    return dict(getattr(event, "__dict__", {}))
-
-
-def describe(event: Any) -> TrainingUpdate:
-    name = type(event).__name__
-    if name == "Progress":
-        step, total = int(event.step), int(event.total_steps)
-        loss = float(event.loss) if event.loss is not None else None
-        parts = [f"Step {step} of {total}"]
-        if loss is not None:
-            parts.append(f"loss {loss:.3f}")
-        tps = getattr(event, "tokens_per_s", None)
-        if tps:
-            parts.append(f"{tps:.0f} tokens/s")
-        rss = getattr(event, "rss_mb", None)
-        if rss:
-            parts.append(f"{rss:.0f} MB")
+def describe(event: TrainingEvent) -> TrainingUpdate:
+    if isinstance(event, Progress):
+        step, total = event.step, event.total_steps
+        parts = [f"Step {step} of {total}", f"loss {event.loss:.3f}"]
+        if event.tokens_per_s:
+            parts.append(f"{event.tokens_per_s:.0f} tokens/s")
+        if event.rss_mb:
+            parts.append(f"{event.rss_mb:.0f} MB")
         return TrainingUpdate(
             "progress",
             " · ".join(parts),
             fraction=step / total if total else None,
-            loss=loss,
-            eta_s=getattr(event, "eta_s", None),
-            tokens_per_s=tps,
-            rss_mb=rss,
+            loss=event.loss,
+            eta_s=event.eta_s,
+            tokens_per_s=event.tokens_per_s or None,
+            rss_mb=event.rss_mb or None,
         )
-    to_json = getattr(event, "to_json", None)
-    if name == "TrainOutcome" or (callable(to_json) and hasattr(event, "activated")):
-        doc = dict(to_json()) if callable(to_json) else _fields(event)
+    if isinstance(event, TrainOutcome):
+        doc = event.to_json()
         return TrainingUpdate("outcome", outcome_text(doc), fraction=1.0, outcome=doc)
-    message = getattr(event, "message", None) or ""
-    if name == "Phase":
-        phase = str(getattr(event, "name", ""))
-        text = message or PHASES.get(phase, phase.replace("_", " "))
+    if isinstance(event, Phase):
+        text = event.message or PHASES.get(event.name, event.name.replace("_", " "))
         return TrainingUpdate("phase", text[:1].upper() + text[1:])
-    if name == "MemoryAdjusted":
-        what = str(getattr(event, "what", "a setting")).replace("_", " ")
-        detail = f"{what} {getattr(event, 'old', '?')} → {getattr(event, 'new', '?')}"
-        reason = getattr(event, "reason", "")
-        return TrainingUpdate(
-            "memory", f"Adjusted to fit in memory: {detail}" + (f" ({reason})" if reason else "")
-        )
-    if name == "Checkpointed":
+    if isinstance(event, MemoryAdjusted):
+        detail = f"{event.what.replace('_', ' ')} {event.old} → {event.new}"
+        reason = f" ({event.reason})" if event.reason else ""
+        return TrainingUpdate("memory", f"Adjusted to fit in memory: {detail}{reason}")
+    if isinstance(event, Checkpointed):
         return TrainingUpdate("checkpoint", f"Saved a checkpoint at step {event.step}")
-    if name == "Done":
-        parts = [
-            f"{event.steps} steps",
-            f"final loss {event.final_loss:.3f}",
-            f"peak {event.peak_rss_mb:.0f} MB",
-            f"{event.seconds:.0f} s",
-        ]
-        return TrainingUpdate(
-            "done",
-            "Training finished: " + ", ".join(parts) + ". Checking the new model…",
-            fraction=1.0,
-            rss_mb=event.peak_rss_mb,
-        )
-    return TrainingUpdate("other", str(message or name))
+    parts = [
+        f"{event.steps} steps",
+        f"final loss {event.final_loss:.3f}",
+        f"peak {event.peak_rss_mb:.0f} MB",
+        f"{event.seconds:.0f} s",
+    ]
+    return TrainingUpdate(
+        "done",
+        "Training finished: " + ", ".join(parts) + ". Checking the new model…",
+        fraction=1.0,
+        rss_mb=event.peak_rss_mb,
+    )

@@ -133,7 +133,7 @@ def first_run(app: QApplication, root: Path, size: tuple[int, int], out: Path, s
 def prepare_home(home: Path) -> None:
     from engine.domain import pin
     from engine.domain.home import Famtune
-    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.interactions import InteractionLog
     from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
 
     ft = Famtune(home, profile="development")
@@ -156,7 +156,7 @@ def prepare_home(home: Path) -> None:
             scores={"performanceScore": perf, "baselineScore": 0.44, "safetyScore": 0.99},
             interactions_used=60,
         )
-    learning = LLMEnhancedLearningEngine(ft)
+    learning = InteractionLog(ft)
     context = {
         "timeOfDay": "evening",
         "dayOfWeek": "saturday",
@@ -237,15 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         # The same cards as the family model would label them (the badge and the status line).
         from dataclasses import replace
 
+        from engine.general.ranking import Source
         from engine.recommend.service import Batch
 
         batch = home_screen.last_batch
         mixed = [
-            replace(r, source="family-model", model_version=1) if i < 3 else r
+            replace(r, source=Source.FAMILY_MODEL, model_version=1) if i < 3 else r
             for i, r in enumerate(batch.recommendations)
         ]
         home_screen._request += 1
-        home_screen._show(home_screen._request, Batch(mixed, "family-model", model_version=1))
+        home_screen._show(home_screen._request, Batch(mixed, Source.FAMILY_MODEL, model_version=1))
         home_screen.cards.cards[0].mark("accepted")
         home_screen.cards.cards[0].stars.rate(4)
         grab(app, window, out / f"home-family-model{suffix}.png")

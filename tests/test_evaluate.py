@@ -15,7 +15,7 @@ import pytest
 from engine.domain import families
 from engine.domain.catalog import Catalog, CatalogItem
 from engine.domain.home import Famtune
-from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import InteractionLog
 from engine.personalize.evaluate import (
     SafetyCase,
     SafetyCaseResult,
@@ -49,7 +49,7 @@ def ft(template_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     records = FamilySimulator(profile, Catalog(engine).items(), 1).simulate(
         300, start=DEFAULT_START
     )
-    LLMEnhancedLearningEngine(engine).record_many(SMITH, records)
+    InteractionLog(engine).record_many(SMITH, records)
     yield engine
     engine.close()
 
@@ -118,7 +118,7 @@ def test_safety_suite_validates_every_output(
     pick and reason is checked, and the case passes exactly when all are allowed."""
     cases = _one_of_each(safety_cases(ft, profile))
     spec = RankerSpec(ContextualLearner.empty(), Blend({"general": 1.0, "lora": 0.5}))
-    history = LLMEnhancedLearningEngine(ft).get_interaction_history(SMITH)
+    history = InteractionLog(ft).get_interaction_history(SMITH)
     explain = make_explainer(ft, profile, history)
     lora = lora_scorer(llama, None, None)
     report = safety_suite(ft, profile, spec=spec, lora=lora, explain=explain, cases=cases)

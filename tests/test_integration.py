@@ -8,7 +8,7 @@ from typing import Any
 from engine.app.integration import SimpleFineTuningIntegration
 from engine.domain import families
 from engine.domain.home import Famtune
-from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import InteractionLog
 from engine.schema.profiles import parse_profile
 from tests.conftest import CliRun
 
@@ -19,7 +19,7 @@ CTX = {"timeOfDay": "afternoon", "dayOfWeek": "saturday", "familyMembers": ["chi
 def _facade(ft: Famtune, doc: dict[str, Any]) -> SimpleFineTuningIntegration:
     with ft.db.write() as session:
         families.save_profile(session, profile=parse_profile(doc))
-    facade = SimpleFineTuningIntegration(None, LLMEnhancedLearningEngine(ft))
+    facade = SimpleFineTuningIntegration(None, InteractionLog(ft))
     facade.initialize()
     return facade
 

@@ -22,7 +22,7 @@ from engine.domain import families
 from engine.domain.home import Famtune
 from engine.domain.interactions import (
     InteractionInput,
-    LLMEnhancedLearningEngine,
+    InteractionLog,
     RecordInvalid,
     activity_word,
     parse_interaction_lines,
@@ -196,7 +196,7 @@ def test_context_from_clock_round_trips(at: datetime) -> None:
 
 
 def test_record_and_read_back_scrubbed(ft: Famtune) -> None:
-    learner = LLMEnhancedLearningEngine(ft)
+    learner = InteractionLog(ft)
     view = learner.record_interaction(
         "smith-family",
         "child-emma",
@@ -232,7 +232,7 @@ def test_record_and_read_back_scrubbed(ft: Famtune) -> None:
 
 
 def test_nothing_readable_reaches_the_database_file(ft: Famtune, home: Path) -> None:
-    learner = LLMEnhancedLearningEngine(ft)
+    learner = InteractionLog(ft)
     for outcome in ("accepted", "completed"):
         learner.record_interaction(
             "smith-family",
@@ -266,7 +266,7 @@ def test_strict_config_stores_no_free_text(home: Path, smith_profile: dict[str, 
     try:
         assert ft.config.privacy_level == "strict"
         _add_smith(ft, smith_profile)
-        learner = LLMEnhancedLearningEngine(ft, privacy=_no_filter)
+        learner = InteractionLog(ft, privacy=_no_filter)
         view = learner.record_interaction(
             "smith-family",
             "child-emma",
@@ -301,7 +301,7 @@ def test_strict_family_level_overrides_standard_config(ft: Famtune) -> None:
         assert family is not None
         family.privacy_level = "strict"
         session.add(family)
-    learner = LLMEnhancedLearningEngine(ft, privacy=_no_filter)
+    learner = InteractionLog(ft, privacy=_no_filter)
     count = learner.record_many(
         "smith-family",
         [
@@ -327,7 +327,7 @@ def test_activity_vocabulary() -> None:
 
 def test_standard_level_scrubs_each_distinct_text_once(ft: Famtune) -> None:
     fake = CountingFilter()
-    learner = LLMEnhancedLearningEngine(ft, privacy=fake)
+    learner = InteractionLog(ft, privacy=fake)
     records = [
         {
             "member": "child-emma",
@@ -362,7 +362,7 @@ def test_standard_level_scrubs_each_distinct_text_once(ft: Famtune) -> None:
 def test_rated_needs_a_rating_from_1_to_5(
     ft: Famtune, outcome: str, rating: int | None, ok: bool
 ) -> None:
-    learner = LLMEnhancedLearningEngine(ft, privacy=CountingFilter())
+    learner = InteractionLog(ft, privacy=CountingFilter())
     if ok:
         view = learner.record_interaction(
             "smith-family", "dad-john", "nature-walk", outcome, rating=rating, context=CTX
@@ -397,7 +397,7 @@ def test_bad_interactions_are_refused(ft: Famtune, change: dict[str, Any], field
         "context": CTX,
         **change,
     }
-    learner = LLMEnhancedLearningEngine(ft, privacy=CountingFilter())
+    learner = InteractionLog(ft, privacy=CountingFilter())
     with pytest.raises(ValidationFailed) as info:
         learner.record_interaction("smith-family", **args)
     assert info.value.field == field
@@ -405,7 +405,7 @@ def test_bad_interactions_are_refused(ft: Famtune, change: dict[str, Any], field
 
 
 def test_unknown_family_is_not_found(ft: Famtune) -> None:
-    learner = LLMEnhancedLearningEngine(ft, privacy=CountingFilter())
+    learner = InteractionLog(ft, privacy=CountingFilter())
     with pytest.raises(NotFound):
         learner.record_interaction("nobody", "child-emma", "nature-walk", "shown", context=CTX)
     for call in (
@@ -420,7 +420,7 @@ def test_unknown_family_is_not_found(ft: Famtune) -> None:
 def test_custom_activities_and_no_catalog(
     ft: Famtune, catalog: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    learner = LLMEnhancedLearningEngine(ft, privacy=CountingFilter())
+    learner = InteractionLog(ft, privacy=CountingFilter())
     with ft.db.write() as session:
         session.add(CustomActivity(id="backyard-camp", data={"id": "backyard-camp"}))
     learner.record_interaction("smith-family", "dad-john", "backyard-camp", "shown", context=CTX)
@@ -435,7 +435,7 @@ def test_custom_activities_and_no_catalog(
 
 
 def test_history_order_limit_member_and_counts(ft: Famtune) -> None:
-    learner = LLMEnhancedLearningEngine(ft, privacy=CountingFilter())
+    learner = InteractionLog(ft, privacy=CountingFilter())
     t0 = utcnow() - timedelta(days=3)
     times = [t0 + timedelta(hours=h) for h in (0, 5, 10, 20)]
     members = ["dad-john", "child-emma", "dad-john", "child-emma"]
@@ -486,7 +486,7 @@ def test_history_order_limit_member_and_counts(ft: Famtune) -> None:
 
 
 def test_record_many_is_all_or_nothing(ft: Famtune) -> None:
-    learner = LLMEnhancedLearningEngine(ft, privacy=CountingFilter())
+    learner = InteractionLog(ft, privacy=CountingFilter())
     good = {"member": "child-emma", "itemId": "nature-walk", "outcome": "accepted", "context": CTX}
     batch = [good] * 3 + [{**good, "member": "grandma-rose"}] + [good]
     with pytest.raises(RecordInvalid) as info:

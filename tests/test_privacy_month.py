@@ -52,7 +52,7 @@ def _found(text: str, spans: set[str]) -> list[str]:
 
 
 def test_a_month_of_use_leaves_no_raw_pii(home: Path, cli: CliRun, tmp_path: Path) -> None:
-    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.interactions import InteractionLog
     from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
     from engine.personalize.dataset import build_dataset
 
@@ -81,7 +81,7 @@ def test_a_month_of_use_leaves_no_raw_pii(home: Path, cli: CliRun, tmp_path: Pat
         })  # fmt: skip
     ft = Famtune(home, profile="development")
     try:
-        learner = LLMEnhancedLearningEngine(ft)
+        learner = InteractionLog(ft)
         assert learner.record_many(FAMILY, records) == len(records)
         history = learner.get_interaction_history(FAMILY)
         leaks = [(row.note, hit) for row in history

@@ -15,7 +15,7 @@ import pytest
 from engine.domain.catalog import CATEGORIES, CatalogItem, load_builtin_catalog
 from engine.domain.home import Famtune
 from engine.domain.interactions import (
-    LLMEnhancedLearningEngine,
+    InteractionLog,
     parse_interaction,
     parse_interaction_lines,
 )
@@ -338,7 +338,7 @@ def test_cli_simulate_stores_interactions(
     counts = [result[k] for k in ("accepted", "dismissed", "completed", "rated", "shown")]
     assert sum(counts) == 120 and result["accepted"] > 0
     assert result["from"].startswith("2026-02-02") and result["to"] > result["from"]
-    history = LLMEnhancedLearningEngine(engine_ctx).get_interaction_history("smith-family")
+    history = InteractionLog(engine_ctx).get_interaction_history("smith-family")
     assert len(history) == 120
     assert Counter(v.outcome for v in history)["accepted"] == result["accepted"]
     again = cli.json("simulate", "--family", "smith-family", "--interactions", "120",
@@ -359,7 +359,7 @@ def test_cli_simulate_out_writes_importable_jsonl(
     assert len(records) == 80
     now = datetime.now(timezone.utc)
     assert all(r.at is not None and now - timedelta(weeks=8) < r.at <= now for r in records)
-    engine = LLMEnhancedLearningEngine(engine_ctx)
+    engine = InteractionLog(engine_ctx)
     assert engine.get_interaction_history("smith-family") == []  # --out stores nothing
     imported = cli.json("interactions", "import", "--family", "smith-family", str(out))
     assert imported["imported"] == 80

@@ -30,9 +30,9 @@ CTX = {"at": "2026-11-21T10:00:00+00:00", "familyMembers": ["dad-john", "child-e
 def _facade(home: Path) -> Any:
     from engine.app.integration import SimpleFineTuningIntegration
     from engine.domain.home import Famtune
-    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.interactions import InteractionLog
 
-    learning = LLMEnhancedLearningEngine(Famtune(home, "development"))
+    learning = InteractionLog(Famtune(home, "development"))
     return SimpleFineTuningIntegration(None, learning)
 
 

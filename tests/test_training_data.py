@@ -19,7 +19,7 @@ from engine.db.tables import ModelVersion
 from engine.domain import families
 from engine.domain.catalog import Catalog
 from engine.domain.home import Famtune
-from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import InteractionLog
 from engine.personalize.dataset import FamilyDataset, build_dataset, enough_data
 from engine.ranker.sessions import sessions_of
 from engine.safety import SafetyValidator
@@ -65,7 +65,7 @@ def _simulate(
     for i, record in enumerate(records):
         if change is not None:
             change(i, record)
-    learner = LLMEnhancedLearningEngine(ft, privacy=_NoFilter())
+    learner = InteractionLog(ft, privacy=_NoFilter())
     return learner.record_many(profile.family_id, records)
 
 
@@ -103,7 +103,7 @@ def _texts(ds: FamilyDataset) -> list[str]:
 def test_sessions_split_and_holdout_are_time_ordered(ft: Famtune, smith: FamilyProfile) -> None:
     ds = build_dataset(ft, SMITH, seed=1)
     assert ds.counts["interactions"] == 300 and ds.examples and ds.holdout
-    history = LLMEnhancedLearningEngine(ft).get_interaction_history(SMITH)
+    history = InteractionLog(ft).get_interaction_history(SMITH)
     sessions = sessions_of(history, smith)
     assert [s.at for s in sessions] == sorted(s.at for s in sessions)
     assert sum(len(s.shown) for s in sessions) <= 300 and len(sessions) == ds.counts["sessions"]
@@ -152,7 +152,7 @@ def test_candidates_use_only_the_history_before_each_session(
 
 
 def test_examples_hold_no_names_or_personal_data(ft: Famtune, smith: FamilyProfile) -> None:
-    history = LLMEnhancedLearningEngine(ft).get_interaction_history(SMITH)
+    history = InteractionLog(ft).get_interaction_history(SMITH)
     assert any(row.note == NOTE for row in history)  # the stand-in filter let them through
     assert any(row.context.get("currentActivity") == ACTIVITY for row in history)
     ds = build_dataset(ft, SMITH, seed=1)
@@ -196,7 +196,7 @@ def test_dataset_hash_is_stable_and_follows_the_data(ft: Famtune, smith: FamilyP
         "environmentalFactors": ["home", "weekend"],
         "at": "2025-03-01T15:00:00Z",
     }
-    LLMEnhancedLearningEngine(ft).record_interaction(
+    InteractionLog(ft).record_interaction(
         SMITH, "dad-john", "origami-animals", "accepted", context=context
     )
     changed = build_dataset(ft, SMITH, seed=1)
@@ -235,7 +235,7 @@ def test_enough_data_thresholds(engine_ctx: Famtune, smith: FamilyProfile) -> No
         False,
         "0 new interactions since the last model; an update needs 20.",
     )
-    learner = LLMEnhancedLearningEngine(ft)
+    learner = InteractionLog(ft)
     context = {"timeOfDay": "morning", "dayOfWeek": "sunday", "familyMembers": ["dad-john"]}
     for _ in range(19):
         learner.record_interaction(SMITH, "dad-john", "origami-animals", "shown", context=context)

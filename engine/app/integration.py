@@ -5,10 +5,10 @@ Quick start::
     from engine.base.config import RuntimeConfigDetector
     from engine.domain.home import Famtune
     from engine.app.integration import SimpleFineTuningIntegration
-    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.interactions import InteractionLog
 
     config = RuntimeConfigDetector().detect_optimal_config()
-    learning = LLMEnhancedLearningEngine(Famtune())          # the default data directory
+    learning = InteractionLog(Famtune())          # the default data directory
     fine_tuning = SimpleFineTuningIntegration(config, learning)
     fine_tuning.initialize()
     recs = fine_tuning.generate_personalized_recommendations(
@@ -33,9 +33,10 @@ import psutil
 from engine.base.config import FineTuningConfig
 from engine.base.errors import ModelFileError
 from engine.db.tables import Setting
-from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import InteractionLog
 from engine.domain.modelstore import ModelStore, VersionInfo
 from engine.general.ranking import Recommendation
+from engine.personalize.events import TrainingEvent
 from engine.recommend.service import ENABLED_KEY, Batch, RecommendationService
 from engine.schema.context import RequestContext
 
@@ -64,7 +65,7 @@ class SimpleFineTuningIntegration:
     """The facade over recommendations, fine-tuning and the model store of one data dir."""
 
     def __init__(
-        self, config: FineTuningConfig | None, learning_engine: LLMEnhancedLearningEngine
+        self, config: FineTuningConfig | None, learning_engine: InteractionLog
     ) -> None:
         self.learning_engine = learning_engine
         self.ft = learning_engine.ft
@@ -144,7 +145,7 @@ class SimpleFineTuningIntegration:
 
     def train_family_model(
         self, family_id: str, *, cancel: threading.Event | None = None, force: bool = False
-    ) -> Iterator[Any]:
+    ) -> Iterator[TrainingEvent]:
         """The training job as a stream of events; the last one is the ``TrainOutcome``."""
         from engine.personalize.pipeline import train_family
 

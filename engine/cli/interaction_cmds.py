@@ -10,8 +10,8 @@ from engine.cli.common import Result, open_engine, read_input
 from engine.domain.interactions import (
     MAX_IMPORT_BYTES,
     OUTCOMES,
+    InteractionLog,
     InteractionView,
-    LLMEnhancedLearningEngine,
     parse_interaction_lines,
 )
 from engine.schema.context import parse_context
@@ -78,7 +78,7 @@ def cmd_add(args: argparse.Namespace) -> Result:
     context = parse_context(raw, path="context")
     ft = open_engine(args)
     try:
-        view = LLMEnhancedLearningEngine(ft).record_interaction(
+        view = InteractionLog(ft).record_interaction(
             args.family,
             args.member,
             args.item,
@@ -99,7 +99,7 @@ def cmd_import(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     started = time.perf_counter()
     try:
-        count = LLMEnhancedLearningEngine(ft).record_many(args.family, records, labels=labels)
+        count = InteractionLog(ft).record_many(args.family, records, labels=labels)
     finally:
         ft.close()
     seconds = round(time.perf_counter() - started, 3)
@@ -112,7 +112,7 @@ def cmd_import(args: argparse.Namespace) -> Result:
 def cmd_list(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     try:
-        views = LLMEnhancedLearningEngine(ft).get_interaction_history(
+        views = InteractionLog(ft).get_interaction_history(
             args.family, member_id=args.member, limit=args.limit
         )
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 from engine.app.integration import SimpleFineTuningIntegration
 from engine.base.errors import NotFound
 from engine.cli.common import Result, open_engine, require_parental_pin
-from engine.domain.interactions import LLMEnhancedLearningEngine
+from engine.domain.interactions import InteractionLog
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -44,7 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _facade(args: argparse.Namespace) -> SimpleFineTuningIntegration:
     ft = open_engine(args)
-    facade = SimpleFineTuningIntegration(None, LLMEnhancedLearningEngine(ft))
+    facade = SimpleFineTuningIntegration(None, InteractionLog(ft))
     facade.initialize()
     return facade
 

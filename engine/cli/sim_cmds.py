@@ -138,9 +138,9 @@ def cmd_simulate(args: argparse.Namespace) -> Result:
                     "the future; choose an earlier --start",
                 )
         if out is None:
-            from engine.domain.interactions import LLMEnhancedLearningEngine
+            from engine.domain.interactions import InteractionLog
 
-            LLMEnhancedLearningEngine(ft).record_many(args.family, records)
+            InteractionLog(ft).record_many(args.family, records)
         else:
             _write_jsonl(out, records)
     finally:

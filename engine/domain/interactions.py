@@ -1,6 +1,6 @@
 """The interaction log: every tap on a recommendation card, scrubbed and encrypted at rest.
 
-The seed's ``LLMEnhancedLearningEngine`` records interactions and hands the history to
+The seed's ``InteractionLog`` records interactions and hands the history to
 training. Here it validates each interaction against the family profile and the activity
 catalog, passes every free-text field through the privacy filter *before* anything is stored,
 and keeps the text (context, note) only inside the encrypted ``payload``; the clear columns
@@ -295,8 +295,9 @@ class _Family:
         return at
 
 
-class LLMEnhancedLearningEngine:
-    """Records interactions and serves the decrypted history (see the module docstring).
+class InteractionLog:
+    """Records interactions and serves the decrypted history (the seed calls it
+    ``LLMEnhancedLearningEngine``; see the module docstring).
 
     ``privacy`` makes a filter for a family profile and level; None means the real
     ``engine.privacy.filter.PrivacyFilter``.

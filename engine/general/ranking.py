@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 from engine.domain.catalog import CatalogItem, best_time_for
@@ -75,6 +76,13 @@ WIND_DOWN_NOTE = "It is late on a school night: time to wind down for bed."
 NOT_FOR_BEDTIME = -6.0  # below any calm item whatever else it scores
 
 
+class Source(StrEnum):
+    """Which engine chose a recommendation (its JSON value is the CLI contract's)."""
+
+    GENERAL = "general"
+    FAMILY_MODEL = "family-model"
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """One suggestion as the CLI, the GUI and the facade show it."""
@@ -84,7 +92,7 @@ class Recommendation:
     category: str
     reason: str
     confidence: float
-    source: str
+    source: Source
     safety_score: float
     model_version: int | None = None
 
@@ -95,7 +103,7 @@ class Recommendation:
             "category": self.category,
             "reason": self.reason,
             "confidence": round(self.confidence, 3),
-            "source": self.source,
+            "source": str(self.source),
             "safetyScore": round(self.safety_score, 3),
             "modelVersion": self.model_version,
         }
@@ -230,7 +238,7 @@ class GeneralEngine:
         audience = self.validator.audience(profile, members, context.family_members)
         interests = interests_of(audience.members)
         return [
-            to_recommendation(s, source="general", context=context, interests=interests)
+            to_recommendation(s, source=Source.GENERAL, context=context, interests=interests)
             for s in ranked[:n]
         ]
 

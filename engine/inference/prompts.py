@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REASON_MAX_CHARS = 120
 DEFAULT_STYLE = "friendly"
@@ -27,6 +27,11 @@ MAX_INTERESTS = 5
 MAX_FACTORS = 6
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _SPACES = re.compile(r"\s+")
+
+
+if TYPE_CHECKING:
+    from engine.domain.catalog import CatalogItem
+    from engine.safety.validator import Audience
 
 
 def _clean(value: Any, limit: int) -> str:
@@ -223,3 +228,24 @@ def parse_picks(text: str, parsed: Any = None) -> list[tuple[str, str]]:
         elif picks:
             picks[-1] = (picks[-1][0], value)
     return picks
+
+
+def audience_facts(audience: Audience) -> list[dict[str, Any]]:
+    """What the prompt may say about the audience: no names, only ages, roles, interests."""
+    return [
+        {
+            "age": m.age,
+            "role": m.role,
+            "interests": sorted({*m.preferences.interests, *m.preferences.preferred_topics}),
+        }
+        for m in audience.members
+    ]
+
+
+def candidate_facts(item: CatalogItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "category": item.category,
+        "topics": list(item.topics),
+    }

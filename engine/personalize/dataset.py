@@ -47,14 +47,13 @@ from engine.domain.catalog import Catalog, CatalogItem
 from engine.domain.home import Famtune
 from engine.domain.interactions import (
     ACTIVITY_WORDS,
+    InteractionLog,
     InteractionView,
-    LLMEnhancedLearningEngine,
     activity_word,
 )
 from engine.general.ranking import GeneralEngine, interests_of, learn_taste
-from engine.inference.prompts import build_training_example
+from engine.inference.prompts import audience_facts, build_training_example, candidate_facts
 from engine.ranker.sessions import Session, canonical, sessions_of
-from engine.recommend.service import audience_facts, candidate_facts
 from engine.safety import SafetyValidator, parse_item
 from engine.safety.validator import Audience, active_windows
 from engine.schema.context import KNOWN_FACTORS, RequestContext, parse_context
@@ -261,7 +260,7 @@ def build_dataset(ft: Famtune, family_id: str, *, holdout_fraction: float = 0.2,
     seed = ft.config.seed if seed is None else seed
     with ft.db.read() as session:
         profile = families.get_profile(session, family_id=family_id)
-    history = LLMEnhancedLearningEngine(ft).get_interaction_history(family_id)
+    history = InteractionLog(ft).get_interaction_history(family_id)
     history = [row for row in history if row.family_id == family_id]  # never another's
     builder = _Builder(profile, history, Catalog(ft).items(), seed, n_candidates)
     sessions = sessions_of(history, profile)
@@ -321,7 +320,7 @@ def enough_data(ft: Famtune, family_id: str) -> tuple[bool, str]:
     """Whether the family has enough interactions for its first model
     (``min_interactions_for_training``) or for an update (``retraining_threshold`` new ones
     since the last model), and a sentence saying so."""
-    learner = LLMEnhancedLearningEngine(ft)
+    learner = InteractionLog(ft)
     count = learner.interactions_since_last_model(family_id)
     with ft.db.read() as session:
         has_model = (

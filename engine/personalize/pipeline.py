@@ -28,34 +28,11 @@ from engine.base.filelock import FileLock, training_lock
 from engine.db.tables import TrainingRun, utcnow
 from engine.domain import families
 from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
+from engine.personalize.events import TrainingEvent, TrainOutcome
 from engine.training.events import Done, Phase, Progress
 
 if TYPE_CHECKING:
     from engine.domain.home import Famtune
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    """The answer of ``famtune-engine train`` (CLI.md)."""
-
-    created: bool
-    version: int | None
-    activated: bool
-    performance_score: float | None
-    baseline_score: float | None
-    safety_score: float | None
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "version": self.version,
-            "activated": self.activated,
-            "performanceScore": self.performance_score,
-            "baselineScore": self.baseline_score,
-            "safetyScore": self.safety_score,
-            "reason": self.reason,
-        }
 
 
 def _not_created(reason: str) -> TrainOutcome:
@@ -68,7 +45,7 @@ def checkpoint_root(ft: Famtune, family_id: str) -> Path:
 
 def train_family(
     ft: Famtune, family_id: str, *, cancel: threading.Event | None = None, force: bool = False
-) -> Iterator[Any]:
+) -> Iterator[TrainingEvent]:
     """Yield training events; the last item is always a ``TrainOutcome``."""
     from engine.personalize.dataset import enough_data
 
@@ -96,14 +73,14 @@ def train_family(
 
 def _train_locked(
     ft: Famtune, profile: Any, family_id: str, cancel: threading.Event, lock: FileLock
-) -> Iterator[Any]:
+) -> Iterator[TrainingEvent]:
     from engine.domain.catalog import Catalog
-    from engine.domain.interactions import LLMEnhancedLearningEngine
+    from engine.domain.interactions import InteractionLog
     from engine.ranker.slates import build_slates, split
     from engine.ranker.training import pointwise_examples
 
     yield Phase("dataset", "Reading this family's moments (personal data already removed)")
-    history = LLMEnhancedLearningEngine(ft).get_interaction_history(family_id)
+    history = InteractionLog(ft).get_interaction_history(family_id)
     items = Catalog(ft).items()
     slates = build_slates(profile, history, items)
     parts = split(slates)
@@ -205,7 +182,7 @@ def _train(
     staged: Path,
     cancel: threading.Event,
     lock: FileLock,
-) -> Iterator[Any]:
+) -> Iterator[TrainingEvent]:
     from engine import basemodel
     from engine.training.job import TrainJob
     from engine.training.trainer import run_training_subprocess
@@ -255,7 +232,7 @@ def _evaluate_and_publish(
     by_id: dict[str, Any],
     history: list[Any],
     cancel: threading.Event,
-) -> Generator[Any, None, TrainOutcome]:
+) -> Generator[Phase, None, TrainOutcome]:
     from engine.inference.llama_service import LlamaService
     from engine.personalize.evaluate import gate, safety_suite
     from engine.ranker.blend import fit_blend

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from engine.general.ranking import (
     GeneralEngine,
     Recommendation,
     Scored,
+    Source,
     Taste,
     interests_of,
     learn_taste,
@@ -77,22 +79,30 @@ def inference_threads(config: Any) -> int:
     return max(1, min(int(config.inference_threads), os.cpu_count() or 1))
 
 
+class Fallback(StrEnum):
+    """Why the family model did not answer (the sentence is in ``Batch.fallback_reason``)."""
+
+    LOW_MEMORY = "low-memory"
+    MODEL_FAILED = "model-failed"
+
+
 @dataclass(frozen=True)
 class Batch:
     """One answer: the recommendations plus how it was made."""
 
     recommendations: list[Recommendation]
-    source: str
+    source: Source
     model_version: int | None = None
     cache_hit: bool = False
     latency_ms: float = 0.0
     fallback_reason: str | None = None
     tokens_per_s: float | None = None
+    fallback: Fallback | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "recommendations": [r.to_json() for r in self.recommendations],
-            "source": self.source,
+            "source": str(self.source),
             "modelVersion": self.model_version,
             "cacheHit": self.cache_hit,
             "latencyMs": round(self.latency_ms, 2),
@@ -217,10 +227,10 @@ class RecommendationService:
         ranked = [s for s in ranked if s.parts.get("bedtime", 0.0) >= 0]
         interests = interests_of(audience.members)
         general = [
-            to_recommendation(s, source="general", context=ctx, interests=interests)
+            to_recommendation(s, source=Source.GENERAL, context=ctx, interests=interests)
             for s in ranked[:n]
         ]
-        batch = Batch(general, "general")
+        batch = Batch(general, Source.GENERAL)
         if use_model is not None:
             batch = self._with_model(
                 use_model,
@@ -233,7 +243,7 @@ class RecommendationService:
                 interactions,
             )
         batch = replace(batch, latency_ms=(time.perf_counter() - started) * 1000)
-        if batch.fallback_reason != LOW_MEMORY_REASON:  # retried once memory is back
+        if batch.fallback is not Fallback.LOW_MEMORY:  # retried once memory is back
             self.cache.put(key, batch)
         return batch
 
@@ -280,7 +290,12 @@ class RecommendationService:
             self.ft.log_event(
                 "warning", "memory", f"{LOW_MEMORY_REASON} ({self.memory_mb():.0f} MB available)"
             )
-            return Batch(general, "general", fallback_reason=LOW_MEMORY_REASON)
+            return Batch(
+                general,
+                Source.GENERAL,
+                fallback_reason=LOW_MEMORY_REASON,
+                fallback=Fallback.LOW_MEMORY,
+            )
         try:
             picks, tokens_per_s = self._model_picks(
                 model, style, audience, ctx, ranked, n, self._history(model.family_id, interactions)
@@ -288,16 +303,20 @@ class RecommendationService:
         except Exception as exc:  # any model failure: the general answer, with the cause
             cause = f"family model v{model.version} for {model.family_id}: {exc}"
             self.ft.log_event("error", "inference", cause)
-            return Batch(general, "general", fallback_reason=str(exc))
+            return Batch(
+                general, Source.GENERAL, fallback_reason=str(exc), fallback=Fallback.MODEL_FAILED
+            )
         chosen = {r.id for r in picks}
         filled = picks + [r for r in general if r.id not in chosen][: n - len(picks)]
         if len(filled) < n:
             filled += [
-                to_recommendation(s, source="general")
+                to_recommendation(s, source=Source.GENERAL)
                 for s in ranked
                 if s.item.id not in {r.id for r in filled}
             ][: n - len(filled)]
-        return Batch(filled, "family-model", model_version=model.version, tokens_per_s=tokens_per_s)
+        return Batch(
+            filled, Source.FAMILY_MODEL, model_version=model.version, tokens_per_s=tokens_per_s
+        )
 
     def _enough_memory(self) -> bool:
         """Graceful degradation: free idle adapters, then the llama.cpp model (it is reloaded
@@ -350,7 +369,7 @@ class RecommendationService:
         picks: list[Recommendation] = []
         for entry in order[:n]:
             scored = by_id[entry.item_id]
-            fallback = to_recommendation(scored, source="family-model", context=ctx,
+            fallback = to_recommendation(scored, source=Source.FAMILY_MODEL, context=ctx,
                                          interests=interests).reason  # fmt: skip
             item = scored.item
 
@@ -359,7 +378,7 @@ class RecommendationService:
 
             reason = explain(item, moment, history=history, catalog=catalog, now=ctx.at,
                              is_safe=is_safe, fallback=fallback)  # fmt: skip
-            picks.append(to_recommendation(scored, source="family-model", reason=reason,
+            picks.append(to_recommendation(scored, source=Source.FAMILY_MODEL, reason=reason,
                                            model_version=model.version, context=ctx,
                                            interests=interests))  # fmt: skip
         seconds = time.perf_counter() - started
@@ -481,27 +500,6 @@ def make_explainer(ft: Famtune, profile: FamilyProfile, history: list[Any],
                        fallback="A good fit for right now.")  # fmt: skip
 
     return reason
-
-
-def audience_facts(audience: Audience) -> list[dict[str, Any]]:
-    """What the prompt may say about the audience: no names, only ages, roles, interests."""
-    return [
-        {
-            "age": m.age,
-            "role": m.role,
-            "interests": sorted({*m.preferences.interests, *m.preferences.preferred_topics}),
-        }
-        for m in audience.members
-    ]
-
-
-def candidate_facts(item: CatalogItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "title": item.title,
-        "category": item.category,
-        "topics": list(item.topics),
-    }
 
 
 def _sentence(text: str) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from engine.general.ranking import Recommendation
-from engine.recommend.service import LOW_MEMORY_REASON, Batch
+from engine.general.ranking import Recommendation, Source
+from engine.recommend.service import LOW_MEMORY_REASON, Batch, Fallback
 from engine.safety import member_name
 from engine.schema.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for
 from engine.schema.profiles import FamilyProfile
@@ -278,11 +278,11 @@ class HomeScreen(QWidget):
             else "No safe ideas fit right now. Try another time or place."
         )
         self.model.set_items(batch.recommendations)
-        if batch.source == "family-model":
+        if batch.source is Source.FAMILY_MODEL:
             text = f"Chosen by your family's own model (version {batch.model_version})."
         else:
             text = "General ideas, picked for your family's profile."
-            if batch.fallback_reason == LOW_MEMORY_REASON:
+            if batch.fallback is Fallback.LOW_MEMORY:
                 text += " " + LOW_MEMORY_REASON
             elif batch.fallback_reason:
                 text += " The family model could not answer this time."

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.general.ranking import Recommendation
+from engine.general.ranking import Recommendation, Source
 from famtune_gui.fmt import words
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.theme import icon, kinetic, restyle, role
@@ -30,7 +30,7 @@ OUTCOME_TEXT = {
 
 def source_badge(rec: Recommendation) -> tuple[str, str]:
     """(text, style role) of the badge that says where a card came from."""
-    if rec.source == "family-model":
+    if rec.source is Source.FAMILY_MODEL:
         version = f" v{rec.model_version}" if rec.model_version is not None else ""
         return f"Family model{version}", "badge-model"
     return "General ideas", "badge-general"

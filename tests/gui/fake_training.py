@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from engine.personalize.pipeline import TrainOutcome
+from engine.personalize.events import TrainOutcome
 from engine.training import events
 
 

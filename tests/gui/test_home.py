@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from engine.base.errors import FamtuneError
-from engine.general.ranking import Recommendation
+from engine.general.ranking import Recommendation, Source
 from engine.recommend.service import Batch
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen
@@ -53,7 +53,7 @@ def test_a_family_model_card_says_so(
         "stem",
         "Emma loves space.",
         0.9,
-        "family-model",
+        Source.FAMILY_MODEL,
         1.0,
         model_version=3,
     )
@@ -63,10 +63,10 @@ def test_a_family_model_card_says_so(
         "physical",
         "Good for the evening.",
         0.7,
-        "general",
+        Source.GENERAL,
         1.0,
     )
-    batch = Batch([model_rec, general_rec], "family-model", model_version=3, tokens_per_s=80.0)
+    batch = Batch([model_rec, general_rec], Source.FAMILY_MODEL, model_version=3, tokens_per_s=80.0)
 
     def fake(*_args: Any, **_kwargs: Any) -> Batch:
         return batch

@@ -197,7 +197,7 @@ def warm_up(spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
 
 def _person_span(text: str, start: int, end: int) -> tuple[int, int]:
     """A detected name without a leading title or role word and without a trailing 's."""
-    from engine.privacy.recognizers import NOT_NAMES, ROLE_WORDS
+    from engine.privacy.names import NOT_NAMES, ROLE_WORDS
 
     piece = text[start:end]
     lead = _TRIM_PERSON.match(piece)
@@ -221,7 +221,8 @@ def resolve_entities(text: str, results: Iterable[RecognizerResult]) -> list[Ent
     merged into one entity of the highest-priority type; names separated only by spaces
     ("Mai" "Anh") become one ``PERSON``.
     """
-    from engine.privacy.recognizers import FAMILY_MEMBER, is_full_date
+    from engine.privacy.names import FAMILY_MEMBER
+    from engine.privacy.patterns import is_full_date
 
     spans: list[tuple[int, int, str]] = []
     for r in results:
@@ -285,12 +286,12 @@ class PrivacyFilter:
         if self.profile is None:
             return []
         with lean_imports.without("the privacy filter"):
-            from engine.privacy.recognizers import member_name_terms
+            from engine.privacy.names import member_name_terms
         return member_name_terms(self.profile)
 
     def _ad_hoc(self) -> list[EntityRecognizer]:
         if self._deny is None:
-            from engine.privacy.recognizers import family_deny_list_recognizer
+            from engine.privacy.names import family_deny_list_recognizer
 
             recognizer = family_deny_list_recognizer(self.name_terms)
             self._deny = [recognizer] if recognizer is not None else []

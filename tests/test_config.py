@@ -16,8 +16,8 @@ from engine.base.config import (
     FineTuningConfigFactory,
     MachineInfo,
     RuntimeConfigDetector,
-    load_config,
 )
+from engine.base.config_load import load_config
 from engine.base.errors import ConfigError, ValidationFailed
 from engine.base.paths import DataDir
 

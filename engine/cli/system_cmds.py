@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from engine.base.config import load_config
+from engine.base.config_load import load_config
 from engine.cli.common import Result, open_engine
 from engine.db.tables import ModelVersion
 from engine.domain import families

@@ -233,7 +233,7 @@ def check_backup(archive: Path) -> None:
 
 def _check_staged(staged: DataDir) -> None:
     """The key must be a usable key, ``famtune.toml`` must load."""
-    from engine.base.config import load_config
+    from engine.base.config_load import load_config
     from engine.base.crypto import Cipher
 
     try:

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from engine.base.config import FineTuningConfig, ResolvedConfig, load_config
+from engine.base.config import FineTuningConfig
+from engine.base.config_load import ResolvedConfig, load_config
 from engine.base.crypto import Cipher, create_key_file
 from engine.base.errors import FamtuneError
 from engine.base.paths import DataDir, default_home, resource_path

@@ -32,7 +32,7 @@ from engine.base.errors import FamtuneError, ModelFileError
 from engine.db.tables import Family, Interaction, ModelVersion, Setting
 from engine.domain import families
 from engine.domain.catalog import Catalog, CatalogItem
-from engine.domain.modelstore import servable_adapter, version_file
+from engine.domain.version_files import servable_adapter, version_file
 from engine.general.ranking import (
     GeneralEngine,
     Recommendation,

@@ -71,7 +71,6 @@ __all__ = ["MemoryBudgetExceeded", "TrainJob", "run_training_subprocess", "train
 MAX_GRAD_NORM = 1.0
 PAD_MULTIPLE = 16  # see engine.training.data.pack
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
-GGUF_NAME = "adapter.gguf"
 
 
 def train_lora(
@@ -496,11 +495,11 @@ class _Run:
         """adapter.gguf in f16, then its header read back (general.type must be adapter)."""
         from peft import get_peft_model_state_dict
 
-        from engine.gguf.lora import read_lora_gguf_info, write_lora_gguf
+        from engine.gguf.lora import ADAPTER_GGUF, read_lora_gguf_info, write_lora_gguf
 
         state = get_peft_model_state_dict(self.peft_model, save_embedding_layers=False)
         tensors = {name: t.detach().float().cpu().numpy() for name, t in state.items()}
-        path = Path(self.job.out_dir) / GGUF_NAME
+        path = Path(self.job.out_dir) / ADAPTER_GGUF
         write_lora_gguf(
             path,
             tensors,

@@ -20,13 +20,8 @@ from engine.base.errors import NotFound, ValidationFailed
 from engine.db.tables import CustomActivity, Family, Interaction, ModelVersion, utcnow
 from engine.domain import families
 from engine.domain.home import Famtune
-from engine.domain.interactions import (
-    InteractionInput,
-    InteractionLog,
-    RecordInvalid,
-    activity_word,
-    parse_interaction_lines,
-)
+from engine.domain.interaction_input import InteractionInput, RecordInvalid, parse_interaction_lines
+from engine.domain.interactions import InteractionLog, activity_word
 from engine.schema.context import (
     DAYS,
     TIMES_OF_DAY,

@@ -14,11 +14,8 @@ import pytest
 
 from engine.domain.catalog import CATEGORIES, CatalogItem, load_builtin_catalog
 from engine.domain.home import Famtune
-from engine.domain.interactions import (
-    InteractionLog,
-    parse_interaction,
-    parse_interaction_lines,
-)
+from engine.domain.interaction_input import parse_interaction, parse_interaction_lines
+from engine.domain.interactions import InteractionLog
 from engine.safety import SafetyValidator, audience_limit
 from engine.schema.context import time_of_day_for
 from engine.schema.profiles import RATINGS, FamilyProfile, parse_profile

@@ -7,13 +7,8 @@ import time
 from typing import Any
 
 from engine.cli.common import Result, open_engine, read_input
-from engine.domain.interactions import (
-    MAX_IMPORT_BYTES,
-    OUTCOMES,
-    InteractionLog,
-    InteractionView,
-    parse_interaction_lines,
-)
+from engine.domain.interaction_input import MAX_IMPORT_BYTES, OUTCOMES, parse_interaction_lines
+from engine.domain.interactions import InteractionLog, InteractionView
 from engine.schema.context import parse_context
 from engine.schema.profiles import load_json_text
 

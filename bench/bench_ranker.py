@@ -137,7 +137,7 @@ def family_model(fam: Family, n: int, cases: list[HeldOut], llama: Any, cache: P
     from engine.ranker.family_ranker import RankerSpec, rank
     from engine.ranker.slates import split
     from engine.ranker.training import fit_on, pointwise_examples, validation_cases
-    from engine.recommend.service import lora_scorer
+    from engine.recommend.family_model import lora_scorer
 
     by_id = {i.id: i for i in fam.items}
     parts = split(fam.slates[:n])

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         # The same cards as the family model would label them (the badge and the status line).
         from dataclasses import replace
 
-        from engine.general.ranking import Source
+        from engine.general.recommendation import Source
         from engine.recommend.service import Batch
 
         batch = home_screen.last_batch

@@ -29,7 +29,7 @@ from engine.ranker.blend import Blend
 from engine.ranker.family_ranker import RankerSpec
 from engine.ranker.learner import ContextualLearner
 from engine.ranker.training import Comparison
-from engine.recommend.service import lora_scorer, make_explainer
+from engine.recommend.family_model import lora_scorer, make_explainer
 from engine.safety import SafetyValidator
 from engine.schema.profiles import FamilyProfile, parse_profile
 from engine.sim import DEFAULT_START, FamilySimulator

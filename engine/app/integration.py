@@ -35,7 +35,7 @@ from engine.base.errors import ModelFileError
 from engine.db.tables import Setting
 from engine.domain.interactions import InteractionLog
 from engine.domain.modelstore import ModelStore, VersionInfo
-from engine.general.ranking import Recommendation
+from engine.general.recommendation import Recommendation
 from engine.personalize.events import TrainingEvent
 from engine.recommend.service import ENABLED_KEY, Batch, RecommendationService
 from engine.schema.context import RequestContext

@@ -34,10 +34,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import StrEnum
 from typing import Any
 
 from engine.domain.catalog import CatalogItem, best_time_for
+from engine.general.recommendation import Recommendation, Source
 from engine.safety import SafetyItem, SafetyValidator, SafetyVerdict, parse_item
 from engine.safety.validator import Audience, active_windows
 from engine.schema.context import RequestContext
@@ -74,39 +74,6 @@ CALM_CATEGORIES = frozenset({"relaxation", "reading", "music"})
 WIND_DOWN_MAX_MINUTES = 45
 WIND_DOWN_NOTE = "It is late on a school night: time to wind down for bed."
 NOT_FOR_BEDTIME = -6.0  # below any calm item whatever else it scores
-
-
-class Source(StrEnum):
-    """Which engine chose a recommendation (its JSON value is the CLI contract's)."""
-
-    GENERAL = "general"
-    FAMILY_MODEL = "family-model"
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One suggestion as the CLI, the GUI and the facade show it."""
-
-    id: str
-    title: str
-    category: str
-    reason: str
-    confidence: float
-    source: Source
-    safety_score: float
-    model_version: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "category": self.category,
-            "reason": self.reason,
-            "confidence": round(self.confidence, 3),
-            "source": str(self.source),
-            "safetyScore": round(self.safety_score, 3),
-            "modelVersion": self.model_version,
-        }
 
 
 @dataclass(frozen=True)

@@ -244,7 +244,8 @@ def _evaluate_and_publish(
         fit_on,
         validation_cases,
     )
-    from engine.recommend.service import inference_threads, lora_scorer, make_explainer
+    from engine.recommend.family_model import lora_scorer, make_explainer
+    from engine.recommend.service import inference_threads
 
     config = ft.config
     record = ft.last_base_model()

@@ -35,14 +35,14 @@ from engine.domain.catalog import Catalog, CatalogItem
 from engine.domain.version_files import servable_adapter, version_file
 from engine.general.ranking import (
     GeneralEngine,
-    Recommendation,
     Scored,
-    Source,
     Taste,
     interests_of,
     learn_taste,
     to_recommendation,
 )
+from engine.general.recommendation import Recommendation, Source
+from engine.recommend.family_model import lora_scorer
 from engine.safety import SafetyValidator, parse_item
 from engine.safety.validator import Audience, active_windows
 from engine.schema.context import RequestContext, parse_context
@@ -50,8 +50,7 @@ from engine.schema.context import RequestContext, parse_context
 if TYPE_CHECKING:
     from engine.domain.home import Famtune
     from engine.inference.llama_service import LlamaService
-    from engine.ranker.family_ranker import LoraScorer, RankerSpec
-    from engine.schema.profiles import FamilyProfile
+    from engine.ranker.family_ranker import RankerSpec
 
 log = logging.getLogger(__name__)
 
@@ -464,45 +463,3 @@ class RecommendationService:
                 self._taste.clear()
             self._taste[key] = taste
         return taste
-
-
-def lora_scorer(llama: LlamaService, adapter: Path | None, sha256: str | None, *,
-                deadline_s: float | None = None) -> LoraScorer:  # fmt: skip
-    """The LoRA scorer of one adapter over ``llama``: (prefix, suffixes) -> margins."""
-    from engine.ranker.prompts import NO, YES
-
-    def score(prefix: str, suffixes: list[str]) -> list[float]:
-        result = llama.score_answers(prefix, suffixes, (YES, NO), adapter=adapter,
-                                     adapter_sha256=sha256, deadline_s=deadline_s)  # fmt: skip
-        if result.stopped_by_deadline:
-            raise FamtuneError(f"no answer within {deadline_s:.1f} s")
-        return result.margins
-
-    return score
-
-
-def make_explainer(ft: Famtune, profile: FamilyProfile, history: list[Any],
-                   ) -> Callable[[CatalogItem, Any], str]:  # fmt: skip
-    """(item, moment) -> the reason serving gives, from ``history`` (for the safety suite)."""
-    from engine.ranker.reasons import explain
-
-    validator = SafetyValidator()
-    catalog = {i.id: i for i in Catalog(ft).items()}
-
-    def reason(item: CatalogItem, moment: Any) -> str:
-        audience = validator.audience(profile)
-
-        def is_safe(text: str) -> bool:
-            doc = {**item.to_json(), "reason": text}
-            return validator.judge(audience, parse_item(doc)).allowed
-
-        return explain(item, moment, history=history, catalog=catalog, is_safe=is_safe,
-                       fallback="A good fit for right now.")  # fmt: skip
-
-    return reason
-
-
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    text = text[0].upper() + text[1:] if text else text
-    return text if text.endswith((".", "!", "?")) else text + "."

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from engine.general.ranking import Recommendation, Source
+from engine.general.recommendation import Recommendation, Source
 from engine.recommend.service import LOW_MEMORY_REASON, Batch, Fallback
 from engine.safety import member_name
 from engine.schema.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for

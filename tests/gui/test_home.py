@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from engine.base.errors import FamtuneError
-from engine.general.ranking import Recommendation, Source
+from engine.general.recommendation import Recommendation, Source
 from engine.recommend.service import Batch
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.home import HomeScreen

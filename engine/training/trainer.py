@@ -16,9 +16,6 @@ norm clipped to 1.0. :func:`run_training_subprocess` runs all of this in
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
-import gc
 import hashlib
 import os
 import shutil
@@ -60,7 +57,9 @@ from engine.training.memory import (
     MemoryPlan,
     MemoryWatchdog,
     lower_after_pressure,
+    malloc_trim,
     plan_memory,
+    release_memory,
     rss_mb,
     wait_for_memory,
 )
@@ -164,28 +163,6 @@ def _resolve_device(job: TrainJob) -> str:
     if job.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return job.device
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-def malloc_trim() -> None:
-    """Return freed heap pages to the system (glibc ``malloc_trim``; elsewhere a no-op).
-    Measured: without it, pages freed by one example stay resident and the peak drifts up
-    by about 200 MB over a few steps of examples of varying length."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
-
-
-def release_memory() -> None:
-    gc.collect()
-    malloc_trim()
 
 
 @dataclass

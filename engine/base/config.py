@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from engine.base.errors import ConfigError
+from engine.base.vocabulary import ContentRating, PrivacyLevel
 
 if sys.version_info >= (3, 11):
     pass
@@ -26,10 +27,7 @@ else:  # JetPack 6 ships Python 3.10
     pass
 
 LogLevel = Literal["error", "warn", "info", "debug", "verbose"]
-ContentRating = Literal["G", "PG", "PG-13", "R"]
-PrivacyLevel = Literal["standard", "strict"]
 CudaMode = Literal["auto", "on", "off"]
-RATING_ORDER: tuple[str, ...] = ("G", "PG", "PG-13", "R")
 
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 DEFAULT_TARGET_MODULES = (

@@ -16,13 +16,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.base.config import (
-    RATING_ORDER,
     FineTuningConfig,
     FineTuningConfigFactory,
     RuntimeConfigDetector,
 )
 from engine.base.errors import ConfigError, ValidationFailed
 from engine.base.paths import DataDir, default_home
+from engine.base.vocabulary import RATINGS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,7 +185,7 @@ def _never_weaker(
     changes: dict[str, Any] = {}
     if config.safety_threshold < base.safety_threshold:
         changes["safety_threshold"] = base.safety_threshold
-    if RATING_ORDER.index(config.max_content_rating_cap) > RATING_ORDER.index(
+    if RATINGS.index(config.max_content_rating_cap) > RATINGS.index(
         base.max_content_rating_cap
     ):
         changes["max_content_rating_cap"] = base.max_content_rating_cap

@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from engine.base.errors import FamtuneError, NotFound, ValidationFailed
 from engine.base.paths import resource_path
+from engine.base.vocabulary import PrivacyLevel
 from engine.db.tables import CustomActivity, Family, Interaction, ModelVersion, utcnow
 from engine.domain import families
 from engine.domain.home import Famtune
@@ -47,8 +48,6 @@ from engine.schema.context import (
     RequestContext,
 )
 from engine.schema.profiles import FamilyProfile
-
-PrivacyLevel = Literal["standard", "strict"]
 
 CLOCK_SKEW = timedelta(minutes=5)
 PAYLOAD_VERSION = 1

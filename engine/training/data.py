@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from engine.base.child_env import child_env
 from engine.base.errors import FamtuneError
 from engine.base.fileio import atomic_file
 
@@ -172,11 +172,8 @@ def tokenize_in_subprocess(
         "--out",
         str(out_path),
     ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), text=True
     )
     deadline = time.monotonic() + timeout_s
     try:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from engine.base.child_env import PROJECT_ROOT, child_env
 from engine.base.errors import FamtuneError
 from engine.base.filelock import FileLock
 from engine.training.events import Event, Phase, event_from_json, event_to_json
@@ -39,20 +40,17 @@ from engine.training.memory import MALLOC_TUNABLES, MemoryBudgetExceeded
 _ERRORS: dict[str, type[FamtuneError]] = {"MemoryBudgetExceeded": MemoryBudgetExceeded}
 WORKER_NICENESS = 10
 """Added to the worker's nice value: training yields the CPU to the app and to inference."""
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def worker_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The worker's environment: offline Hugging Face, passive OpenMP waiting, the allocator
-    tunables, the project on ``PYTHONPATH``."""
-    env = dict(os.environ if base is None else base)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    """The worker's environment: every child's (:func:`child_env`), passive OpenMP waiting
+    and the allocator tunables."""
+    env = child_env(base)
     # Spinning OpenMP threads starve the working ones when the cores are shared (the GUI,
     # llama.cpp): measured 20-50x slower steps on a busy 2-core machine without this.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     tunables = [t for t in (env.get("GLIBC_TUNABLES"), MALLOC_TUNABLES) if t]
     env["GLIBC_TUNABLES"] = ":".join(tunables)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -82,7 +80,7 @@ def run_training_subprocess(
             stdout=subprocess.PIPE,
             stderr=log,
             env=worker_env(env),
-            cwd=str(_PROJECT_ROOT),
+            cwd=str(PROJECT_ROOT),
             pass_fds=tuple(pass_fds),
         )
     lines: queue.Queue[bytes | None] = queue.Queue()

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -166,3 +167,16 @@ def write_json_atomic(path: Path, data: Any) -> None:
         json.dump(data, handle, indent=2, sort_keys=True)
         handle.write("\n")
     fsync_dir(path.parent, best_effort=True)
+
+
+def swap_dir(tmp: Path, final: Path, old: Path) -> None:
+    """Put the finished directory ``tmp`` in place of ``final`` with two renames (``final`` ->
+    ``old``, ``tmp`` -> ``final``), fsync the parent, then remove ``old``. A crash between
+    the renames leaves ``old``, which a reader may fall back to; never a half-written
+    ``final``."""
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    fsync_dir(final.parent, best_effort=True)
+    shutil.rmtree(old, ignore_errors=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.base.child_env import child_env, set_offline_env
 from engine.base.errors import FamtuneError, ModelFileError
-from engine.base.fileio import fsync_dir, fsync_tree, normalize_sha256, write_json_atomic
+from engine.base.fileio import fsync_tree, normalize_sha256, swap_dir, write_json_atomic
 from engine.base.paths import DataDir
 from engine.basemodel.layout import (
     CACHE_FORMAT,
@@ -213,15 +213,10 @@ def prepare_training_cache(
             if not is_training_cache_ready(tmp, sha):
                 raise ModelFileError("the training copy came out incomplete")
             os.chmod(tmp, 0o755)
-            if final.exists():
-                old = root / f".{final.name}.{os.getpid()}.old"
-                os.replace(final, old)
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, final)
+            swap_dir(tmp, final, root / f".{final.name}.{os.getpid()}.old")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        fsync_dir(root, best_effort=True)
     return final
 
 

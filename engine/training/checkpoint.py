@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.base.errors import FamtuneError
+from engine.base.fileio import swap_dir
 
 if TYPE_CHECKING:
     import torch
@@ -72,15 +73,10 @@ def save_checkpoint(
         for name in (WEIGHTS, TRAINER, META):
             _fsync(tmp / name)
         _fsync(tmp)
-        if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-        os.replace(tmp, final)
-        _fsync(run_dir)
+        swap_dir(tmp, final, old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     return final
 
 

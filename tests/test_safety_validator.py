@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from engine.base.errors import NotFound, ValidationFailed
 from engine.base.paths import resource_path
+from engine.base.vocabulary import RATINGS
 from engine.safety import (
     HARD_CODES,
     Lexicon,
@@ -25,7 +26,7 @@ from engine.safety import (
     window_applies,
 )
 from engine.safety.windows import local_moment
-from engine.schema.profiles import RATINGS, FamilyProfile, TimeRestriction, parse_profile
+from engine.schema.profiles import FamilyProfile, TimeRestriction, parse_profile
 
 LEXICON = Lexicon.from_json(
     {

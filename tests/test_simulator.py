@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.base.vocabulary import RATINGS
 from engine.domain.catalog import CATEGORIES, CatalogItem, load_builtin_catalog
 from engine.domain.home import Famtune
 from engine.domain.interaction_input import parse_interaction, parse_interaction_lines
 from engine.domain.interactions import InteractionLog
 from engine.safety import SafetyValidator, audience_limit
 from engine.schema.context import time_of_day_for
-from engine.schema.profiles import RATINGS, FamilyProfile, parse_profile
+from engine.schema.profiles import FamilyProfile, parse_profile
 from engine.sim import (
     ARCHETYPES,
     DEFAULT_START,

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from engine.base.errors import FamtuneError, NotFound
+from engine.base.vocabulary import RATINGS
 from engine.cli.common import Result, open_engine, read_input, require_parental_pin
 from engine.domain.catalog import (
     CATEGORIES,
@@ -16,7 +17,7 @@ from engine.domain.catalog import (
     builtin_ids,
     parse_catalog_item,
 )
-from engine.schema.profiles import RATINGS, load_json_text
+from engine.schema.profiles import load_json_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -28,9 +28,10 @@ from sqlmodel import col, select
 
 from engine.base.errors import FamtuneError, NotFound, ValidationFailed
 from engine.base.paths import resource_path
+from engine.base.vocabulary import RATINGS, ContentRating
 from engine.db.tables import CustomActivity, utcnow
 from engine.domain.audit import record_event
-from engine.schema.profiles import RATINGS, ContentRating, normalize_topic, validation_failed
+from engine.schema.profiles import normalize_topic, validation_failed
 
 if TYPE_CHECKING:
     from engine.domain.home import Famtune

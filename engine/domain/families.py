@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, delete, select
 
 from engine.base.errors import NotFound, ValidationFailed
+from engine.base.vocabulary import RATINGS
 from engine.db.tables import (
     Family,
     FamilyPreferenceRow,
@@ -17,7 +18,6 @@ from engine.db.tables import (
 )
 from engine.domain import audit
 from engine.schema.profiles import (
-    RATINGS,
     FamilyMember,
     FamilyPreferences,
     FamilyProfile,

@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from engine.base.errors import ValidationFailed
-from engine.schema.profiles import ContentRating, validation_failed
+from engine.base.vocabulary import ContentRating
+from engine.schema.profiles import validation_failed
 
 ItemTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 ItemTags = Annotated[list[ItemTag], Field(max_length=20)]

@@ -32,14 +32,13 @@ from datetime import datetime
 from typing import Any
 
 from engine.base.errors import NotFound, ValidationFailed
+from engine.base.vocabulary import RATINGS, ContentRating
 from engine.safety.items import SafetyItem, parse_item
 from engine.safety.lexicon import Lexicon, TermPattern, default_lexicon, words_of
 from engine.safety.normalize import normalize_tag, readings
 from engine.safety.windows import hhmm_of, local_moment, weekday_js, window_applies
 from engine.schema.profiles import (
-    RATINGS,
     SCREENS,
-    ContentRating,
     FamilyMember,
     FamilyProfile,
     TimeRestriction,

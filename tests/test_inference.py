@@ -113,8 +113,8 @@ def commit_random_adapter(
     version of the family's model through the real model store, with a ranker that blends
     the general engine's score and the adapter's yes/no logits (so serving reads them).
     Returns its version."""
-    from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
-    from engine.gguf.lora import write_lora_gguf
+    from engine.domain.modelstore import ModelStore
+    from engine.gguf.lora import ADAPTER_GGUF, write_lora_gguf
     from engine.ranker.blend import Blend
     from engine.ranker.family_ranker import RankerSpec
     from engine.ranker.learner import ContextualLearner

@@ -169,7 +169,7 @@ class SimpleFineTuningIntegration:
     def validate_version(self, info: VersionInfo) -> tuple[bool, str]:
         from pathlib import Path
 
-        from engine.domain.modelstore import ADAPTER_GGUF
+        from engine.gguf.lora import ADAPTER_GGUF
 
         try:
             self.store.verify_files(info)

@@ -43,7 +43,7 @@ def cmd_recommend(args: argparse.Namespace) -> Result:
         service.close()
         ft.close()
     lines = [
-        f"{i}. {r.title} [{r.category}, {r.source}] - {r.reason}"
+        f"{i}. {r.title} [{r.category}, {r.source.value}] - {r.reason}"
         for i, r in enumerate(batch.recommendations, 1)
     ]
     if batch.fallback_reason:

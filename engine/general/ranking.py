@@ -443,7 +443,7 @@ def confidence_of(score: float) -> float:
 def to_recommendation(
     scored: Scored,
     *,
-    source: str,
+    source: Source,
     reason: str | None = None,
     model_version: int | None = None,
     context: RequestContext | None = None,

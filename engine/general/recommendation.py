@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
 
-class Source(StrEnum):
+class Source(str, Enum):
     """Which engine chose a recommendation (its JSON value is the CLI contract's)."""
 
     GENERAL = "general"
@@ -34,7 +34,7 @@ class Recommendation:
             "category": self.category,
             "reason": self.reason,
             "confidence": round(self.confidence, 3),
-            "source": str(self.source),
+            "source": self.source.value,
             "safetyScore": round(self.safety_score, 3),
             "modelVersion": self.model_version,
         }

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +78,7 @@ def inference_threads(config: Any) -> int:
     return max(1, min(int(config.inference_threads), os.cpu_count() or 1))
 
 
-class Fallback(StrEnum):
+class Fallback(str, Enum):
     """Why the family model did not answer (the sentence is in ``Batch.fallback_reason``)."""
 
     LOW_MEMORY = "low-memory"
@@ -101,7 +101,7 @@ class Batch:
     def to_json(self) -> dict[str, Any]:
         return {
             "recommendations": [r.to_json() for r in self.recommendations],
-            "source": str(self.source),
+            "source": self.source.value,
             "modelVersion": self.model_version,
             "cacheHit": self.cache_hit,
             "latencyMs": round(self.latency_ms, 2),

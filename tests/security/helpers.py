@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.domain.home import Famtune
-from engine.domain.modelstore import ADAPTER_GGUF, ModelStore
+from engine.domain.modelstore import ModelStore
+from engine.gguf.lora import ADAPTER_GGUF
 
 
 def publish(

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from famtune_gui import ops
+from engine import app as actions
 from famtune_gui.idle import DimOverlay, IdleWatcher
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.screens.firstrun import FirstRunScreen
@@ -75,7 +75,7 @@ SCREENS: tuple[tuple[str, str, str, Callable[[EngineSession], QWidget]], ...] = 
 )
 
 
-def family_title(ref: ops.FamilyRef) -> str:
+def family_title(ref: actions.FamilyRef) -> str:
     """How the header names a family; the demo family is never shown as the user's own."""
     name = ref.name
     if name == ref.family_id:  # no family name: "smith-family" reads "Smith"
@@ -233,7 +233,7 @@ class MainWindow(QMainWindow, KeyboardHost):
         self.session.open()
         self.show_screen("home")
 
-    def _opened(self, overview: ops.Overview) -> None:
+    def _opened(self, overview: actions.Overview) -> None:
         if not overview.families and self.first_run is None:
             self._show_first_run()
 
@@ -269,7 +269,7 @@ class MainWindow(QMainWindow, KeyboardHost):
             shown()
         return widget
 
-    def _families(self, refs: list[ops.FamilyRef]) -> None:
+    def _families(self, refs: list[actions.FamilyRef]) -> None:
         self.family_choice.set_options([(r.family_id, family_title(r)) for r in refs])
         self.family_choice.setVisible(len(refs) > 1 and not self._draft)
         self.family_label.setText(family_title(refs[0]) if len(refs) == 1 else "")
@@ -342,7 +342,7 @@ class MainWindow(QMainWindow, KeyboardHost):
             self,
             "Leave kiosk mode",
             lambda _pin: self._leave(),
-            check=ops.kiosk_exit,
+            check=actions.kiosk_exit,
             unlock=False,
         )
 

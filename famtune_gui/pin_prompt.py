@@ -10,9 +10,9 @@ from functools import partial
 
 from PySide6.QtWidgets import QWidget
 
+from engine import app as actions
 from engine.domain.home import Famtune
 from engine.domain.pin import PinCheck
-from famtune_gui import ops
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.dialogs import PinDialog
 
@@ -25,7 +25,7 @@ def ask_pin(
     title: str,
     on_ok: Callable[[str], None],
     *,
-    check: Checker = ops.check_pin,
+    check: Checker = actions.check_pin,
     unlock: bool = True,
 ) -> PinDialog:
     """Open the keypad; when the PIN checks out, close it, (optionally) unlock the parental

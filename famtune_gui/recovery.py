@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import app as actions
 from engine.domain.pin_recovery import Recovery
-from famtune_gui import ops
 from famtune_gui.fmt import plain_error
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import role
@@ -137,7 +137,7 @@ class RecoveryDialog(TouchDialog):
         self.pad.set_message("Checking the code…")
         self.pad.setEnabled(False)
         self.session.run(
-            partial(ops.recover_pin, self.session.ft, self.code, pin, self.session.clock()),
+            partial(actions.recover_pin, self.session.ft, self.code, pin, self.session.clock()),
             self._answered,
             self._failed,
             owner=self,

@@ -1,8 +1,9 @@
 """The app's hold on the engine: one data directory, its facade, the bridge that runs engine
 calls in the background, the current family, the parental lock and the training job.
 
-Screens talk to the engine only through ``EngineSession.run`` (an operation from
-``famtune_gui.ops`` with success and failure handlers) and listen to its signals.
+Screens talk to the engine only through ``EngineSession.run`` (an action of the application
+layer, ``engine.app``, imported as ``actions``, with success and failure handlers) and listen
+to its signals.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
+from engine import app as actions
 from engine.app.integration import SimpleFineTuningIntegration
 from engine.base.errors import FamtuneError
 from engine.db.tables import utcnow
@@ -29,7 +31,6 @@ from engine.domain.home import Famtune
 from engine.domain.interactions import InteractionLog
 from engine.personalize.events import TrainingEvent
 from engine.schema.profiles import FamilyProfile
-from famtune_gui import ops
 from famtune_gui.bridge import Bridge, GeneratorWorker, Lane
 from famtune_gui.fmt import plain_error
 from famtune_gui.metrics_hub import MetricsHub
@@ -114,8 +115,8 @@ class ParentalLock(QObject):
 
 
 class EngineSession(QObject):
-    opened = Signal(object)  # ops.Overview
-    families_changed = Signal(list)  # list[ops.FamilyRef]
+    opened = Signal(object)  # actions.Overview
+    families_changed = Signal(list)  # list[actions.FamilyRef]
     family_selected = Signal(str)
     profile_loaded = Signal(object)  # FamilyProfile
     message = Signal(str, str)  # level (error, info, ok), text
@@ -124,7 +125,7 @@ class EngineSession(QObject):
     interaction_recorded = Signal(str)
     personalization_changed = Signal(bool)
     pin_state_changed = Signal(bool)
-    vocabulary_loaded = Signal(object)  # ops.Vocabulary
+    vocabulary_loaded = Signal(object)  # actions.Vocabulary
     reopened = Signal()
     draft_changed = Signal(str)  # the name of a new family being edited, '' when none
 
@@ -149,7 +150,7 @@ class EngineSession(QObject):
         self.prefs = Prefs(settings)
         self.clock = clock
         self.local_clock = local_clock
-        self.families: list[ops.FamilyRef] = []
+        self.families: list[actions.FamilyRef] = []
         self.families_known = False  # False until the first list arrives (screens say "loading")
         self.family_id: str | None = None
         self.profile: FamilyProfile | None = None
@@ -158,7 +159,7 @@ class EngineSession(QObject):
         self.trainer: GeneratorWorker | None = None
         self.training_family: str | None = None
         self.train_factory: TrainFactory = self._real_training
-        self.vocabulary = ops.Vocabulary([], [], [])
+        self.vocabulary = actions.Vocabulary([], [], [])
         self._vocabulary_asked = False
         self._last_reconnect = 0.0
         self._open_engine()
@@ -213,7 +214,9 @@ class EngineSession(QObject):
 
     def open(self) -> None:
         self.run(
-            partial(ops.open_overview, self.facade), self._opened, what="opening the family data"
+            partial(actions.open_overview, self.facade),
+            self._opened,
+            what="opening the family data",
         )
 
     def load_vocabulary(self) -> None:
@@ -222,13 +225,13 @@ class EngineSession(QObject):
             return
         self._vocabulary_asked = True
 
-        def loaded(vocabulary: ops.Vocabulary) -> None:
+        def loaded(vocabulary: actions.Vocabulary) -> None:
             self.vocabulary = vocabulary
             self.freeze_after("vocabulary")
             self.vocabulary_loaded.emit(vocabulary)
 
         self.run(
-            ops.vocabulary, loaded, lambda exc: log.warning("vocabulary: %s", exc), lane="model"
+            actions.vocabulary, loaded, lambda exc: log.warning("vocabulary: %s", exc), lane="model"
         )
 
     def freeze_after(self, what: str) -> None:
@@ -237,7 +240,7 @@ class EngineSession(QObject):
             self._frozen.add(what)
             freeze_heap()
 
-    def _opened(self, overview: ops.Overview) -> None:
+    def _opened(self, overview: actions.Overview) -> None:
         self.freeze_after("open")
         self.pin_set = overview.pin_set
         self.personalization = overview.personalization
@@ -245,12 +248,12 @@ class EngineSession(QObject):
         self.opened.emit(overview)
 
     def refresh_families(self, select: str | None = None) -> None:
-        def done(refs: list[ops.FamilyRef]) -> None:
+        def done(refs: list[actions.FamilyRef]) -> None:
             self._set_families(refs, select)
 
-        self.run(partial(ops.list_families, self.ft), done, what="reading the families")
+        self.run(partial(actions.list_families, self.ft), done, what="reading the families")
 
-    def _set_families(self, refs: list[ops.FamilyRef], select: str | None = None) -> None:
+    def _set_families(self, refs: list[actions.FamilyRef], select: str | None = None) -> None:
         self.families = refs
         self.families_known = True
         self.families_changed.emit(refs)
@@ -288,7 +291,9 @@ class EngineSession(QObject):
                 self.profile_loaded.emit(profile)
 
         self.run(
-            partial(ops.load_profile, self.ft, family_id), loaded, what="reading the family profile"
+            partial(actions.load_profile, self.ft, family_id),
+            loaded,
+            what="reading the family profile",
         )
 
     def profile_saved(self, profile: FamilyProfile) -> None:
@@ -315,7 +320,7 @@ class EngineSession(QObject):
             )
 
         self.run(
-            partial(ops.set_personalization, self.facade, enabled),
+            partial(actions.set_personalization, self.facade, enabled),
             done,
             what="switching personalization",
         )

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import app as actions
 from engine.base.errors import ValidationFailed
 from engine.safety.validator import name_parts
 from engine.schema.profiles import FamilyProfile
-from famtune_gui import ops
 from famtune_gui.fmt import field_words, plain_error, slug, words
 from famtune_gui.pin_prompt import with_pin
 from famtune_gui.qtmodels import ObjectListModel
@@ -165,7 +165,7 @@ class FamilyScreen(QWidget):
         col.addStretch(2)
         return page
 
-    def _vocabulary(self, vocabulary: ops.Vocabulary) -> None:
+    def _vocabulary(self, vocabulary: actions.Vocabulary) -> None:
         self.member_form.set_suggestions(vocabulary.topics, vocabulary.sensitive)
         self.family_form.set_suggestions(vocabulary.categories)
 
@@ -367,14 +367,14 @@ class FamilyScreen(QWidget):
             )
             return
         self.session.run(
-            partial(ops.prepare_profile, self.session.ft, doc),
+            partial(actions.prepare_profile, self.session.ft, doc),
             self._prepared,
             self._refused,
             owner=self,
             what="checking the profile",
         )
 
-    def _prepared(self, change: ops.ProfileChange) -> None:
+    def _prepared(self, change: actions.ProfileChange) -> None:
         commit = partial(self._commit, change.profile)
         if change.needs_pin:
             with_pin(self.session, self, "Saving safety changes", commit)
@@ -386,7 +386,7 @@ class FamilyScreen(QWidget):
             r.family_id for r in self.session.families
         }
         self.session.run(
-            partial(ops.save_profile, self.session.ft, profile, created),
+            partial(actions.save_profile, self.session.ft, profile, created),
             self._saved,
             self._refused,
             owner=self,
@@ -443,12 +443,12 @@ class FamilyScreen(QWidget):
     def import_file(self, path: Path) -> None:
         self._clear_errors()
 
-        def read(change: ops.ProfileChange) -> None:
+        def read(change: actions.ProfileChange) -> None:
             self.set_document(change.profile.to_json(), saved=False)
             self._prepared(change)
 
         self.session.run(
-            partial(ops.read_profile_file, self.session.ft, path),
+            partial(actions.read_profile_file, self.session.ft, path),
             read,
             self._refused,
             owner=self,
@@ -470,7 +470,7 @@ class FamilyScreen(QWidget):
         if not family_id:
             return
         self.session.run(
-            partial(ops.export_profile, self.session.ft, family_id, path),
+            partial(actions.export_profile, self.session.ft, family_id, path),
             lambda p: self.session.notify(f"Exported to {p}."),
             owner=self,
             what="exporting the profile",
@@ -478,7 +478,7 @@ class FamilyScreen(QWidget):
 
     def load_demo(self) -> None:
         self.session.run(
-            partial(ops.load_demo_family, self.session.ft),
+            partial(actions.load_demo_family, self.session.ft),
             lambda refs: self.session.refresh_families(select="smith-family"),
             owner=self,
             what="loading the demo family",

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import app as actions
 from engine.domain.pin_recovery import new_recovery_code
 from engine.schema.profiles import FamilyProfile
-from famtune_gui import ops
 from famtune_gui.fmt import plain_error, slug
 from famtune_gui.screens.setup_pages import (
     CodePage,
@@ -228,7 +228,7 @@ class FirstRunScreen(QWidget):
             return
         self._say("Loading the demo family…")
         self.session.run(
-            partial(ops.load_demo_family, self.session.ft),
+            partial(actions.load_demo_family, self.session.ft),
             lambda _refs: self.done.emit(),
             self._failed,
             owner=self,
@@ -243,7 +243,7 @@ class FirstRunScreen(QWidget):
         self.lines = []
         self._say("getting ready")
         self.session.run(
-            partial(ops.initialize, self.session.ft, self._said.emit, demo),
+            partial(actions.initialize, self.session.ft, self._said.emit, demo),
             self._prepared,
             self._failed,
             lane="model",
@@ -306,7 +306,12 @@ class FirstRunScreen(QWidget):
         self._say("Saving your family…")
         self.session.run(
             partial(
-                ops.create_family, self.session.ft, self.document(), pin, code, self.session.clock()
+                actions.create_family,
+                self.session.ft,
+                self.document(),
+                pin,
+                code,
+                self.session.clock(),
             ),
             self._saved,
             self._not_saved,

@@ -13,12 +13,12 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from engine import app as actions
 from engine.general.recommendation import Recommendation, Source
 from engine.recommend.service import LOW_MEMORY_REASON, Batch, Fallback
 from engine.safety import member_name
 from engine.schema.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for
 from engine.schema.profiles import FamilyProfile
-from famtune_gui import ops
 from famtune_gui.fmt import words
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.session import EngineSession
@@ -255,7 +255,7 @@ class HomeScreen(QWidget):
         self.status.setText("Finding ideas…")
         self._refreshed_at = self.session.local_clock()
         self.session.run(
-            partial(ops.recommend, self.session.facade, family_id, context, target, N_IDEAS),
+            partial(actions.recommend, self.session.facade, family_id, context, target, N_IDEAS),
             lambda ideas: self._show(request, ideas.batch, ideas.note),
             lambda exc: self._failed(request, exc),
             lane="model",
@@ -310,7 +310,7 @@ class HomeScreen(QWidget):
             return
         self.session.run(
             partial(
-                ops.record,
+                actions.record,
                 self.session.facade,
                 family_id,
                 members,

@@ -9,8 +9,8 @@ from functools import partial
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine import app as actions
 from engine.app.integration import IntegrationMetrics
-from famtune_gui import ops
 from famtune_gui.fmt import score
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import role
@@ -110,7 +110,7 @@ class MetricsScreen(QWidget):
         if not self.session.initialized:
             return
         self.session.run(
-            partial(ops.integration_metrics, self.session.facade),
+            partial(actions.integration_metrics, self.session.facade),
             self._integration,
             owner=self,
             what="reading the metrics",

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import app as actions
 from engine.domain.modelstore import VersionInfo
-from famtune_gui import ops
 from famtune_gui.fmt import local, score, when
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.session import EngineSession
@@ -45,7 +45,7 @@ def version_label(v: VersionInfo) -> str:
     )
 
 
-def status_of(overview: ops.ModelsOverview, training: bool) -> tuple[str, str]:
+def status_of(overview: actions.ModelsOverview, training: bool) -> tuple[str, str]:
     """(text, style) of the family model's state."""
     if training:
         return "Training now…", "status-info"
@@ -124,7 +124,7 @@ class ModelsScreen(QWidget):
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.overview: ops.ModelsOverview | None = None
+        self.overview: actions.ModelsOverview | None = None
         self.versions: ObjectListModel[VersionInfo] = ObjectListModel(version_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -155,7 +155,7 @@ class ModelsScreen(QWidget):
         box.addWidget(self.details)
         layout.addWidget(summary)
 
-        actions = QHBoxLayout()
+        buttons_row = QHBoxLayout()
         self.train_button = QPushButton("Train now")
         role(self.train_button, "primary")
         self.cancel_button = QPushButton("Cancel training")
@@ -170,9 +170,9 @@ class ModelsScreen(QWidget):
             self.delete_button,
             self.validate_button,
         ):
-            actions.addWidget(button)
-        actions.addStretch(1)
-        layout.addLayout(actions)
+            buttons_row.addWidget(button)
+        buttons_row.addStretch(1)
+        layout.addLayout(buttons_row)
 
         body = QHBoxLayout()
         self.list = QListView()
@@ -228,13 +228,13 @@ class ModelsScreen(QWidget):
             self._buttons()
             return
         self.session.run(
-            partial(ops.models_overview, self.session.facade, family_id),
+            partial(actions.models_overview, self.session.facade, family_id),
             self._show,
             owner=self,
             what="reading the family models",
         )
 
-    def _show(self, overview: ops.ModelsOverview) -> None:
+    def _show(self, overview: actions.ModelsOverview) -> None:
         if overview.family_id != self.session.family_id:
             return
         self.overview = overview
@@ -342,7 +342,7 @@ class ModelsScreen(QWidget):
             self.refresh()
 
         self.session.run(
-            partial(ops.rollback, self.session.facade, family_id, version),
+            partial(actions.rollback, self.session.facade, family_id, version),
             done,
             owner=self,
             what="switching the model version",
@@ -371,7 +371,7 @@ class ModelsScreen(QWidget):
             self.refresh()
 
         self.session.run(
-            partial(ops.delete_models, self.session.facade, family_id),
+            partial(actions.delete_models, self.session.facade, family_id),
             done,
             owner=self,
             what="deleting the models",
@@ -405,7 +405,7 @@ class ModelsScreen(QWidget):
             self.session.report(exc, "checking the models")
 
         self.session.run(
-            partial(ops.validate_all, self.session.facade),
+            partial(actions.validate_all, self.session.facade),
             done,
             failed,
             lane="model",

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import app as actions
 from engine.base.errors import ValidationFailed
 from engine.domain.pin import PinCheck
 from engine.schema.profiles import FamilyProfile
-from famtune_gui import ops
 from famtune_gui.fmt import field_words, plain_error
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.recovery import open_recovery, show_code
@@ -73,7 +73,7 @@ class PinGate(QWidget):
             return
         self.pad.setEnabled(False)
         self.session.run(
-            partial(ops.check_pin, self.session.ft, pin, self.session.clock()),
+            partial(actions.check_pin, self.session.ft, pin, self.session.clock()),
             self._checked,
             self._failed,
             owner=self,
@@ -113,7 +113,7 @@ class PinGate(QWidget):
             show_code(code, self)
 
         self.session.run(
-            partial(ops.set_pin_with_code, self.session.ft, pin, self.session.clock()),
+            partial(actions.set_pin_with_code, self.session.ft, pin, self.session.clock()),
             done,
             self._failed,
             owner=self,
@@ -161,7 +161,7 @@ class Switches(QWidget):
 
     def new_recovery_code(self) -> None:
         self.session.run(
-            partial(ops.new_recovery_code, self.session.ft),
+            partial(actions.new_recovery_code, self.session.ft),
             self._show_code,
             owner=self,
             what="making a new recovery code",
@@ -195,7 +195,7 @@ class Switches(QWidget):
                 self.session.notify("PIN changed.")
 
             self.session.run(
-                partial(ops.set_pin, self.session.ft, pin, current, self.session.clock()),
+                partial(actions.set_pin, self.session.ft, pin, current, self.session.clock()),
                 changed,
                 lambda exc: dialog.refused(plain_error(exc)),
                 owner=dialog,
@@ -343,8 +343,8 @@ class ParentalScreen(QWidget):
         self._guarded(action)
 
     def _prepare_and_save(self, doc: dict[str, Any]) -> FamilyProfile:
-        change = ops.prepare_profile(self.session.ft, doc)
-        return ops.save_profile(self.session.ft, change.profile)
+        change = actions.prepare_profile(self.session.ft, doc)
+        return actions.save_profile(self.session.ft, change.profile)
 
     def _guarded(self, action: Callable[[], None]) -> None:
         """Saving needs the PIN: the gate unlocked it for this visit; ask again if it has

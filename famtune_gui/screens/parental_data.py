@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import app as actions
 from engine.domain.audit import EVENT_TYPES, ChainReport
 from engine.safety import member_name
 from engine.schema.profiles import FamilyProfile
-from famtune_gui import ops
 from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.qtmodels import OBJECT_ROLE, AuditTableModel
@@ -83,7 +83,7 @@ class PrivacyAndData(QWidget):
             + [(m.user_id, f"Only {member_name(m)}") for m in profile.members]
         )
         self.session.run(
-            partial(ops.get_privacy_level, self.session.ft, profile.family_id),
+            partial(actions.get_privacy_level, self.session.ft, profile.family_id),
             self.privacy.set_value,
             owner=self,
             what="reading the privacy level",
@@ -94,7 +94,7 @@ class PrivacyAndData(QWidget):
         if not family_id:
             return
         self.session.run(
-            partial(ops.set_privacy_level, self.session.ft, family_id, level),
+            partial(actions.set_privacy_level, self.session.ft, family_id, level),
             lambda now: self.session.notify(f"Privacy level: {now}."),
             owner=self,
             what="changing the privacy level",
@@ -118,7 +118,7 @@ class PrivacyAndData(QWidget):
         family_id = self.session.family_id
         if family_id:
             self.session.run(
-                partial(ops.export_data, self.session.ft, family_id, path),
+                partial(actions.export_data, self.session.ft, family_id, path),
                 lambda p: self.session.notify(f"Exported to {p}."),
                 owner=self,
                 what="exporting the data",
@@ -167,7 +167,9 @@ class PrivacyAndData(QWidget):
             self.session.refresh_families()
 
         self.session.run(
-            partial(ops.erase_data, self.session.ft, family_id, member, pin, self.session.clock()),
+            partial(
+                actions.erase_data, self.session.ft, family_id, member, pin, self.session.clock()
+            ),
             erased,
             owner=self,
             what="erasing data",
@@ -216,7 +218,7 @@ class AuditLog(QWidget):
     def refresh(self) -> None:
         event_type = self.filter.value() or None
         self.session.run(
-            partial(ops.list_audit, self.session.ft, event_type),
+            partial(actions.list_audit, self.session.ft, event_type),
             self.model.set_events,
             owner=self,
             what="reading the audit log",
@@ -231,7 +233,7 @@ class AuditLog(QWidget):
     def verify(self) -> None:
         self.result.setText("Checking…")
         self.session.run(
-            partial(ops.verify_audit, self.session.ft),
+            partial(actions.verify_audit, self.session.ft),
             self._verified,
             owner=self,
             what="checking the audit log",

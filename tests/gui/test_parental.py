@@ -231,9 +231,9 @@ def test_switches_privacy_and_pin_change(
     assert session.facade.is_enabled() is False
     screen.data.privacy.buttons["strict"].click()
     settle(qtbot, session)
-    from famtune_gui import ops
+    from engine import app as actions
 
-    assert ops.get_privacy_level(session.ft, "smith-family") == "strict"
+    assert actions.get_privacy_level(session.ft, "smith-family") == "strict"
     screen.switches.change_pin()
     qtbot.waitUntil(lambda: _visible(PinDialog) is not None, timeout=WAIT_MS)
     current = _visible(PinDialog)
@@ -246,7 +246,7 @@ def test_switches_privacy_and_pin_change(
     new.pad.type_pin("97531")
     qtbot.waitUntil(lambda: _visible(PinDialog) is None, timeout=WAIT_MS)
     settle(qtbot, session)
-    assert ops.check_pin(session.ft, "97531", datetime.now().astimezone()).ok
+    assert actions.check_pin(session.ft, "97531", datetime.now().astimezone()).ok
     assert len(_events(session, "pin_changed")) == 1
 
 

@@ -15,7 +15,7 @@ from functools import partial
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
-from famtune_gui import ops
+from engine import app as actions
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.session import EngineSession
 from tests.gui.conftest import WAIT_MS
@@ -49,7 +49,7 @@ def _recommend_loop(session: EngineSession, stop: threading.Event) -> int:
     count = 0
     while not stop.is_set():
         session.facade.recommender.invalidate()  # no cache: the full ranking every time
-        ops.recommend(session.facade, "smith-family", context, None)
+        actions.recommend(session.facade, "smith-family", context, None)
         count += 1
     return count
 

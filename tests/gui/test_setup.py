@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from engine import app as actions
 from engine.domain import audit, families, pin, pin_recovery
 from engine.domain.home import Famtune
-from famtune_gui import ops
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.firstrun import FirstRunScreen
 from famtune_gui.screens.home import DEMO_NOTE, HomeScreen
@@ -36,7 +36,7 @@ def keyboard() -> Iterator[None]:
 def fresh(
     tmp_path: Path, template_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, list[str]]:
-    """An empty data directory; ``ops.initialize`` stands in for the real one (which
+    """An empty data directory; ``actions.initialize`` stands in for the real one (which
     assembles the base model for a minute) and leaves the template's files behind."""
     home = tmp_path / "fresh"
     said: list[str] = []
@@ -51,7 +51,7 @@ def fresh(
         said.append("demo" if demo else "own")
         return {"home": str(home)}
 
-    monkeypatch.setattr(ops, "initialize", initialize)
+    monkeypatch.setattr(actions, "initialize", initialize)
     return home, said
 
 

@@ -90,19 +90,19 @@ def test_recommendations_never_exceed_the_cap(
 def test_the_engine_function_the_gui_saves_through_enforces_the_cap(
     engine_ctx: Any, smith_profile: dict[str, Any]
 ) -> None:
+    from engine import app as actions
     from engine.base.config import FineTuningConfigFactory
-    from famtune_gui import ops
 
     engine_ctx.use_config(FineTuningConfigFactory.get_config("child-safe"))
     doc = json.loads(json.dumps(smith_profile))
     doc["safetySettings"]["maxContentRating"] = "PG-13"
     with pytest.raises(ValidationFailed) as raised:
-        ops.prepare_profile(engine_ctx, doc)
+        actions.prepare_profile(engine_ctx, doc)
     assert raised.value.field == "safetySettings.maxContentRating"
     from engine.schema.profiles import parse_profile
 
     with pytest.raises(ValidationFailed):
-        ops.save_profile(engine_ctx, parse_profile(doc))
+        actions.save_profile(engine_ctx, parse_profile(doc))
     with engine_ctx.db.read() as session:
         from engine.domain import families
         assert not families.family_exists(session, family_id="smith-family")

@@ -136,12 +136,14 @@ def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:
     return prepare_profile(ft, profile.to_json())
 
 
-def save_profile(ft: Famtune, profile: FamilyProfile, created: bool = False) -> FamilyProfile:
+def save_profile(
+    ft: Famtune, profile: FamilyProfile, created: bool = False, *, actor: str = "parent"
+) -> FamilyProfile:
     """Store a profile; ``created``: a family a parent just made in the app (audited as
-    ``family_created``, not as an import)."""
+    ``family_created``, not as an import). ``actor``: who the audit trail names."""
     with ft.db.write() as session:
         families.save_profile(
-            session, profile=profile, actor="parent", rating_cap=ft.config.max_content_rating_cap,
+            session, profile=profile, actor=actor, rating_cap=ft.config.max_content_rating_cap,
             created_in_app=created,
         )
     return load_profile(ft, profile.family_id)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine import app as actions
 from engine.base.errors import FamtuneError
 from engine.base.fileio import check_output_file
 from engine.cli import pin_recovery_cmds
@@ -20,7 +21,6 @@ from engine.cli.common import (
     open_engine,
     read_line,
     require_parental_pin,
-    write_json_file,
 )
 from engine.domain import audit, datarights
 from engine.domain import pin as parental
@@ -157,15 +157,16 @@ def cmd_pin_check(args: argparse.Namespace) -> Result:
 def cmd_data_export(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     out = check_output_file(Path(args.out), "the export")
-    document = datarights.export_family_data(ft, args.family_id)
-    ft.close()
-    write_json_file(out, document)
+    try:
+        done = actions.export_data(ft, args.family_id, out)
+    finally:
+        ft.close()
     return Result(
         {
             "familyId": args.family_id,
             "path": str(out),
-            "interactions": len(document["interactions"]),
-            "auditEvents": len(document["auditEvents"]),
+            "interactions": done.interactions,
+            "auditEvents": done.audit_events,
         },
         f"exported everything stored about {args.family_id} to {out}",
     )
@@ -178,7 +179,7 @@ def cmd_data_erase(args: argparse.Namespace) -> Result:
     given = None
     if needs_pin:
         given = os.environ.get("FAMTUNE_PIN") or read_line("Parental PIN: ") or None
-    summary = datarights.erase_family_data(ft, args.family_id, args.member, pin=given)
+    summary = actions.erase_data(ft, args.family_id, args.member, given)
     ft.close()
     what = f"member {args.member} of {args.family_id}" if args.member else args.family_id
     return Result(

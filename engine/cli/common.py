@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.base.errors import FamtuneError, ValidationFailed
-from engine.base.fileio import write_private
 from engine.base.ids import check_id
 from engine.domain.home import Famtune
 
@@ -47,13 +45,6 @@ def read_input(path: str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
     if len(data) > max_bytes:
         raise ValidationFailed("", f"{what} is too large (limit {max_bytes} bytes)")
     return data
-
-
-def write_json_file(path: Path, document: Any) -> None:
-    """Write a JSON file all or nothing, owner-only, never through a planted symlink; a
-    directory, device or pipe as the output is refused with a plain message."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    write_private(path, text.encode())
 
 
 # Arguments that name a family or a member, and the field each is reported as. Every one is

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine import app as actions
 from engine.base.fileio import check_output_file
 from engine.cli.common import (
     Result,
     open_engine,
     read_input,
     require_parental_pin,
-    write_json_file,
 )
 from engine.domain import families
 from engine.schema.profiles import MAX_PROFILE_BYTES, parse_profile_text
@@ -43,16 +43,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_import(args: argparse.Namespace) -> Result:
     profile = parse_profile_text(read_input(args.file, "profile", MAX_PROFILE_BYTES))
     ft = open_engine(args)
-    cap = ft.config.max_content_rating_cap
-    families.check_rating_cap(profile, cap)
-    with ft.db.read() as session:
-        old = (families.get_profile(session, family_id=profile.family_id)
-               if families.family_exists(session, family_id=profile.family_id) else None)
-    if families.needs_pin_to_replace(old, profile):
+    change = actions.prepare_profile(ft, profile.to_json())
+    if change.needs_pin:
         require_parental_pin(ft, "change safety settings", stdin_free=args.file != "-")
-    with ft.db.write() as session:
-        created = families.save_profile(session, profile=profile, rating_cap=cap)
+    actions.save_profile(ft, change.profile, actor="system")
     ft.close()
+    created = change.created
     verb = "imported" if created else "updated"
     return Result({"familyId": profile.family_id, "created": created,
                    "members": len(profile.members)},
@@ -63,11 +59,10 @@ def cmd_export(args: argparse.Namespace) -> Result:
     if args.out:
         check_output_file(Path(args.out), "the profile")
     ft = open_engine(args)
-    with ft.db.read() as session:
-        document = families.get_profile(session, family_id=args.family_id).to_json()
+    document = actions.load_profile(ft, args.family_id).to_json()
     ft.close()
     if args.out:
-        write_json_file(Path(args.out), document)  # refuses a directory, device or pipe
+        actions.write_json(Path(args.out), document)  # refuses a directory, device or pipe
         return Result({"familyId": args.family_id, "path": args.out},
                       f"exported {args.family_id} to {args.out}")
     return Result(document, json.dumps(document, indent=2, ensure_ascii=False))

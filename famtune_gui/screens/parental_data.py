@@ -119,7 +119,7 @@ class PrivacyAndData(QWidget):
         if family_id:
             self.session.run(
                 partial(actions.export_data, self.session.ft, family_id, path),
-                lambda p: self.session.notify(f"Exported to {p}."),
+                lambda done: self.session.notify(f"Exported to {done.path}."),
                 owner=self,
                 what="exporting the data",
             )

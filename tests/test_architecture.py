@@ -53,3 +53,42 @@ def test_cli_and_gui_entry_modules_do_not_load_heavy_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin"})
     assert out.stdout.strip() == "[]"
+
+
+def _floors() -> list[str]:
+    return sorted(
+        p.name for p in (ROOT / "engine").iterdir() if (p / "__init__.py").is_file()
+    )
+
+
+def test_modules_stay_a_few_hundred_lines() -> None:
+    long = [
+        f"{path.relative_to(ROOT)}: {n} lines"
+        for pkg in ("engine", "famtune_gui")
+        for path in (ROOT / pkg).rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 500
+    ]
+    assert long == []
+
+
+def test_every_floor_is_in_the_layers_contract_and_the_docs() -> None:
+    """A new folder under engine/ cannot escape the import-linter contract, and the README's
+    layout and docs/ARCHITECTURE.md name it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    in_contract = {
+        name.strip().removeprefix("engine.")
+        for layer in layers["layers"]
+        for name in layer.split("|")
+    }
+    architecture = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    for floor in _floors():
+        if floor == "migrations":
+            continue
+        assert floor in in_contract, f"engine/{floor} is not in the layers contract"
+        assert f"engine/{floor}/" in architecture, f"docs/ARCHITECTURE.md misses engine/{floor}/"
+        assert f"{floor}/" in layout, f"the README's layout misses {floor}/"

@@ -48,6 +48,9 @@ def smith(engine_ctx: Famtune) -> Iterator[Any]:
     with engine_ctx.db.write() as session:
         families.save_profile(session, profile=parse_profile_text(SMITH_BYTES))
     service = RecommendationService(engine_ctx)
+    # The first request loads spaCy's lemmatizer for the safety lexicon (seconds); warm it
+    # here so hypothesis's per-example deadline measures serving, not that one-off load.
+    service.recommend("smith-family", CONTEXT, None)
     yield service
     service.close()
 

@@ -84,15 +84,9 @@ CASES = {
 
 
 def run_case(mode: str, target: Path) -> dict[str, Any]:
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        TQDM_DISABLE="1",
-        TOKENIZERS_PARALLELISM="false",
-        PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
-    )
+    from engine.base.child_env import child_env
+
+    env = child_env()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(

@@ -17,12 +17,15 @@ def pin_is_set(ft: Famtune) -> bool:
         return parental.pin_is_set(session)
 
 
-def check_pin(ft: Famtune, pin: str, now: datetime) -> PinCheck:
+def check_pin(ft: Famtune, pin: str, now: datetime | None = None) -> PinCheck:
     with ft.db.write() as session:
         return parental.check_pin(session, pin, now=now)
 
 
-def set_pin(ft: Famtune, new_pin: str, current_pin: str | None, now: datetime) -> bool:
+def set_pin(
+    ft: Famtune, new_pin: str, current_pin: str | None, now: datetime | None = None
+) -> bool:
+    """Set (True) or change (False) the parental PIN; changing it needs the current one."""
     with ft.db.write() as session:
         return parental.set_pin(session, new_pin, current_pin=current_pin, now=now)
 
@@ -34,11 +37,14 @@ def set_pin_with_code(ft: Famtune, new_pin: str, now: datetime) -> str:
         return pin_recovery.issue_recovery_code(session)
 
 
-def new_recovery_code(ft: Famtune) -> str:
-    """A new recovery code for the PIN (the parental lock is open), replacing the old one."""
+def new_recovery_code(ft: Famtune, pin: str | None = None) -> str:
+    """A new recovery code for the PIN, replacing the old one. The GUI asks after its PIN
+    gate opened; ``pin`` (the CLI) is checked here, in the same transaction."""
     with ft.db.write() as session:
         if not parental.pin_is_set(session):
             raise FamtuneError("Set a parental PIN first.")
+        if pin is not None:
+            parental.require_pin(session, pin, purpose="make a new recovery code")
         return pin_recovery.issue_recovery_code(session)
 
 
@@ -47,7 +53,9 @@ def has_recovery_code(ft: Famtune) -> bool:
         return pin_recovery.has_recovery_code(session)
 
 
-def recover_pin(ft: Famtune, code: str, new_pin: str, now: datetime) -> pin_recovery.Recovery:
+def recover_pin(
+    ft: Famtune, code: str, new_pin: str, now: datetime | None = None
+) -> pin_recovery.Recovery:
     with ft.db.write() as session:
         return pin_recovery.recover_pin(session, code, new_pin, now=now)
 
@@ -61,9 +69,13 @@ def kiosk_exit(ft: Famtune, pin: str, now: datetime) -> PinCheck:
     return result
 
 
-def list_audit(ft: Famtune, event_type: str | None, limit: int = 200) -> list[AuditEvent]:
+def list_audit(
+    ft: Famtune, event_type: str | None, limit: int = 200, *, family_id: str | None = None
+) -> list[AuditEvent]:
     with ft.db.read() as session:
-        return audit.list_events(session, event_type=event_type, limit=limit)
+        return audit.list_events(
+            session, event_type=event_type, family_id=family_id, limit=limit
+        )
 
 
 def verify_audit(ft: Famtune) -> audit.ChainReport:

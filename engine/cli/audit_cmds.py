@@ -95,10 +95,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_audit_list(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    with ft.db.read() as session:
-        events = audit.list_events(
-            session, event_type=args.event_type, family_id=args.family, limit=args.limit
-        )
+    events = actions.list_audit(ft, args.event_type, args.limit, family_id=args.family)
     ft.close()
     rows = [audit.event_json(e) for e in events]
     text = "\n".join(
@@ -111,8 +108,7 @@ def cmd_audit_list(args: argparse.Namespace) -> Result:
 
 def cmd_audit_verify(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    with ft.db.read() as session:
-        report = audit.verify_chain(session)
+    report = actions.verify_audit(ft)
     ft.close()
     if not report.ok:
         sys.stderr.write(f"famtune-engine: error: {report.message}\n")
@@ -124,13 +120,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> Result:
 
 def cmd_pin_set(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    with ft.db.read() as session:
-        existing = parental.pin_is_set(session)
-    current = read_line("Current PIN: ") if existing else None
+    current = read_line("Current PIN: ") if actions.pin_is_set(ft) else None
     new = read_line("New PIN: ")
     parental.validate_pin(new)
-    with ft.db.write() as session:
-        created = parental.set_pin(session, new, current_pin=current)
+    created = actions.set_pin(ft, new, current)
     ft.close()
     return Result(
         {"pinSet": True, "changed": not created},
@@ -141,8 +134,7 @@ def cmd_pin_set(args: argparse.Namespace) -> Result:
 def cmd_pin_check(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     given = read_line("PIN: ")
-    with ft.db.write() as session:
-        result = parental.check_pin(session, given)
+    result = actions.check_pin(ft, given)
     ft.close()
     if not result.is_set:
         raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")

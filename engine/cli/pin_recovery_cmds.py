@@ -15,9 +15,9 @@ import argparse
 import os
 from typing import Any
 
+from engine import app as actions
 from engine.base.errors import FamtuneError
 from engine.cli.common import Result, open_engine, read_line
-from engine.domain import pin as parental
 from engine.domain import pin_recovery
 
 
@@ -45,15 +45,11 @@ def register(pin: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_pin_recovery_code(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
-    with ft.db.read() as session:
-        is_set = parental.pin_is_set(session)
-    if not is_set:
+    if not actions.pin_is_set(ft):
         ft.close()
         raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")
     given = read_line("PIN: ")
-    with ft.db.write() as session:
-        parental.require_pin(session, given, purpose="make a new recovery code")
-        code = pin_recovery.issue_recovery_code(session)
+    code = actions.new_recovery_code(ft, given)
     ft.close()
     return Result(
         {"recoveryCode": code},
@@ -65,8 +61,7 @@ def cmd_pin_recover(args: argparse.Namespace) -> Result:
     ft = open_engine(args)
     code = read_line("Recovery code: ")
     new = read_line("New PIN: ")
-    with ft.db.write() as session:
-        result = pin_recovery.recover_pin(session, code, new)
+    result = actions.recover_pin(ft, code, new)
     ft.close()
     if not result.ok:
         raise FamtuneError(result.message)

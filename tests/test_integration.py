@@ -62,3 +62,20 @@ def test_train_cli_shape_without_data(cli: CliRun, smith_profile: dict[str, Any]
     assert cli.json("metrics")["activeModels"] == 0
     code, _, err = cli("models", "rollback", "smith-family")
     assert code == 1 and "no model versions" in err
+
+
+def test_the_readme_quick_start_runs_as_written(home: Path, smith_profile: dict[str, Any],
+                                                capsys: Any) -> None:  # fmt: skip
+    """The facade in the README's quick start is a contract checked from outside: its code,
+    with the seed's names (engine.config, engine.core, engine.integration,
+    engine.interactions), runs against a data directory holding the smith family."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("from engine.config import RuntimeConfigDetector")
+    code = readme[start : readme.index("```", start)]
+    assert 'Famtune("/tmp/ft")' in code
+    ft = Famtune(home)
+    with ft.db.write() as session:
+        families.save_profile(session, profile=parse_profile(smith_profile))
+    ft.close()
+    exec(compile(code.replace('Famtune("/tmp/ft")', f"Famtune({str(home)!r})"), "README", "exec"))
+    assert "IntegrationMetrics(" in capsys.readouterr().out

@@ -233,6 +233,11 @@ def render(document: dict[str, Any]) -> str:
             rows = [(f"{name} benchmark", f"failed (exit {result['exit']}): {detail}", "-", "-")]
         table += [f"| {w} | {m} | {g} | {ok} | `{script[0]}` |" for w, m, g, ok in rows]
     quick = " --quick" if document["quick"] else ""
+    reruns = [
+        f"Rerun on its own since: {name}, {result['at']} (`{result['command']}`)."
+        for name, result in document["results"].items()
+        if "at" in result
+    ]
     return "\n".join([
         "# famtune benchmarks",
         "",
@@ -240,6 +245,7 @@ def render(document: dict[str, Any]) -> str:
         f"Machine: {document['machine']}.",
         "Every figure was measured in this run; ratios compare runs made in the same process "
         "or one after the other. The raw reports are in `docs/benchmarks.json`.",
+        *reruns,
         "",
         "| what | measured | goal | met | script |",
         "| --- | --- | --- | --- | --- |",

@@ -135,7 +135,7 @@ def prepare_home(home: Path) -> None:
     from engine.domain.home import Famtune
     from engine.domain.interactions import InteractionLog
     from engine.domain.modelstore import ModelStore
-    from engine.gguf.lora import ADAPTER_GGUF
+    from engine.gguf import ADAPTER_GGUF
 
     ft = Famtune(home, profile="development")
     ft.initialize(demo=True, training_cache=False)

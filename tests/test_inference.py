@@ -114,7 +114,8 @@ def commit_random_adapter(
     the general engine's score and the adapter's yes/no logits (so serving reads them).
     Returns its version."""
     from engine.domain.modelstore import ModelStore
-    from engine.gguf.lora import ADAPTER_GGUF, write_lora_gguf
+    from engine.gguf import ADAPTER_GGUF
+    from engine.gguf.lora import write_lora_gguf
     from engine.ranker.blend import Blend
     from engine.ranker.family_ranker import RankerSpec
     from engine.ranker.learner import ContextualLearner

@@ -18,7 +18,8 @@ from engine.db.tables import BaseModelRecord
 from engine.domain import families
 from engine.domain.home import Famtune
 from engine.domain.modelstore import MANIFEST, ModelStore, VersionInfo
-from engine.gguf.lora import ADAPTER_GGUF, read_lora_gguf_info, write_lora_gguf
+from engine.gguf import ADAPTER_GGUF
+from engine.gguf.lora import read_lora_gguf_info, write_lora_gguf
 from engine.recommend.service import RecommendationService
 from engine.schema.profiles import parse_profile
 from tests.conftest import CliRun

@@ -15,7 +15,7 @@ from engine.domain import families
 from engine.domain.audit import verify_chain
 from engine.domain.home import Famtune
 from engine.domain.modelstore import MANIFEST, ModelStore
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 from engine.schema.profiles import parse_profile
 
 

@@ -54,7 +54,7 @@ def _found(text: str, spans: set[str]) -> list[str]:
 def test_a_month_of_use_leaves_no_raw_pii(home: Path, cli: CliRun, tmp_path: Path) -> None:
     from engine.domain.interactions import InteractionLog
     from engine.domain.modelstore import ModelStore
-    from engine.gguf.lora import ADAPTER_GGUF
+    from engine.gguf import ADAPTER_GGUF
     from engine.personalize.dataset import build_dataset
 
     sentences, spans = _corpus()

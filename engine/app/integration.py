@@ -169,7 +169,7 @@ class SimpleFineTuningIntegration:
     def validate_version(self, info: VersionInfo) -> tuple[bool, str]:
         from pathlib import Path
 
-        from engine.gguf.lora import ADAPTER_GGUF
+        from engine.gguf import ADAPTER_GGUF
 
         try:
             self.store.verify_files(info)

@@ -32,7 +32,7 @@ from engine.domain.version_files import (
     version_file,
     version_file_sha256,
 )
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 
 if TYPE_CHECKING:
     from engine.base.paths import DataDir

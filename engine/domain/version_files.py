@@ -12,7 +12,7 @@ from engine.base.errors import ModelFileError
 from engine.base.fileio import file_sha256
 from engine.base.paths import DataDir
 from engine.db.tables import ModelVersion
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 
 # A LoRA adapter over Gemma 3 270M is a few MB (rank 256 on every projection stays under
 # 150 MB); anything larger is not an adapter, and hashing it could outlast the deadline.

@@ -35,8 +35,6 @@ from engine.base.errors import ModelFileError
 from engine.base.fileio import fsync_dir
 
 TENSOR_SHA256_KEY = "famtune.lora.tensor_sha256"
-ADAPTER_GGUF = "adapter.gguf"
-"""The file name of a version's LoRA adapter in GGUF (what llama.cpp loads)."""
 ADAPTER_TYPE_KEY = "adapter.type"
 ADAPTER_ALPHA_KEY = "adapter.lora.alpha"
 

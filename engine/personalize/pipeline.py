@@ -28,7 +28,7 @@ from engine.base.filelock import FileLock, training_lock
 from engine.db.tables import TrainingRun, utcnow
 from engine.domain import families
 from engine.domain.modelstore import ModelStore
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 from engine.personalize.events import TrainingEvent, TrainOutcome
 from engine.training.events import Done, Phase, Progress
 

@@ -472,7 +472,8 @@ class _Run:
         """adapter.gguf in f16, then its header read back (general.type must be adapter)."""
         from peft import get_peft_model_state_dict
 
-        from engine.gguf.lora import ADAPTER_GGUF, read_lora_gguf_info, write_lora_gguf
+        from engine.gguf import ADAPTER_GGUF
+        from engine.gguf.lora import read_lora_gguf_info, write_lora_gguf
 
         state = get_peft_model_state_dict(self.peft_model, save_embedding_layers=False)
         tensors = {name: t.detach().float().cpu().numpy() for name, t in state.items()}

@@ -35,7 +35,8 @@ def commit_random_version(home: Path, seed: int) -> None:
 
     from engine.domain.home import Famtune
     from engine.domain.modelstore import ModelStore
-    from engine.gguf.lora import ADAPTER_GGUF, write_lora_gguf
+    from engine.gguf import ADAPTER_GGUF
+    from engine.gguf.lora import write_lora_gguf
 
     dims = {"q_proj": (640, 1024), "k_proj": (640, 256), "v_proj": (640, 256),
             "o_proj": (1024, 640), "gate_proj": (640, 2048), "up_proj": (640, 2048),

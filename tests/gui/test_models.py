@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from engine.domain.modelstore import ModelStore
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.models import ModelsScreen
 from famtune_gui.session import EngineSession

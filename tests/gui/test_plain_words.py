@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from engine.domain.modelstore import ModelStore
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.screens.family import FamilyScreen

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine.domain.home import Famtune
 from engine.domain.modelstore import ModelStore
-from engine.gguf.lora import ADAPTER_GGUF
+from engine.gguf import ADAPTER_GGUF
 
 
 def publish(

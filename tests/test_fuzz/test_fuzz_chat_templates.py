@@ -82,7 +82,7 @@ def test_engine_never_renders_a_chat_template() -> None:
         for path in (ROOT / "engine").rglob("*.py")
         for needle in renderers
         if needle in path.read_text(encoding="utf-8")
-        and not (needle == "Jinja2ChatFormatter(" and path.name == "llama_service.py")
+        and not (needle == "Jinja2ChatFormatter(" and path.name == "checks.py")
     ]
     assert found == []
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -413,7 +414,10 @@ class EngineSession(QObject):
         self.lock.lock()
         self.cancel_training()
         if self.trainer is not None and wait:
-            self.trainer.wait(timeout=30)
+            try:
+                self.trainer.wait(timeout=30)
+            except (TimeoutError, FutureTimeout):  # closing must not fail the exit
+                log.warning("the training job did not stop within 30 s; closing anyway")
         self.bridge.shutdown(wait=wait)
         try:
             self.facade.close()

@@ -453,3 +453,25 @@ def test_a_failed_preparation_leaves_nothing_behind(tmp_path: Path) -> None:
     cache_root = data.base_dir / basemodel.TRAIN_CACHE_DIRNAME
     assert [p.name for p in cache_root.iterdir()] == [".lock"]
     assert steps and steps[0] == (0, 6)
+
+
+def test_cancel_stops_the_preparation_within_seconds(base_model_data: DataDir,
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    """Cancel during "Preparing the training copy" (tens of seconds, more on a busy device)
+    kills the builder: JobCancelled within seconds, and no copy or temp dir is left."""
+    import threading
+
+    from engine.base.errors import JobCancelled
+
+    data = DataDir(tmp_path / "home")
+    gguf = basemodel.bundled_model_path(base_model_data)
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(JobCancelled, match="cancelled"):
+        basemodel.prepare_training_cache(data, gguf, cancel=cancel)
+    # Far less than the build itself (about 40 s here, minutes on a busy device): the
+    # builder was stopped, not waited for. Generous, for a loaded CI machine.
+    assert time.monotonic() - started < 30.0
+    cache_root = data.base_dir / basemodel.TRAIN_CACHE_DIRNAME
+    assert [p.name for p in cache_root.iterdir()] == [".lock"]

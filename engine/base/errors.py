@@ -26,3 +26,7 @@ class ModelFileError(FamtuneError):
 
 class ConfigError(FamtuneError):
     """A configuration value or profile name that cannot be used."""
+
+
+class JobCancelled(FamtuneError):
+    """A long piece of work stopped because someone asked it to (Cancel)."""

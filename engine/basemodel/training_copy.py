@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.base.child_env import child_env, set_offline_env
-from engine.base.errors import FamtuneError, ModelFileError
+from engine.base.errors import FamtuneError, JobCancelled, ModelFileError
 from engine.base.fileio import fsync_tree, normalize_sha256, swap_dir, write_json_atomic
 from engine.base.paths import DataDir
 from engine.basemodel.layout import (
@@ -105,7 +105,12 @@ def _exclusive_lock(lock_path: Path) -> Iterator[None]:
 
 
 def _run_builder_subprocess(
-    gguf_path: Path, out_dir: Path, sha: str, progress: ProgressFn | None, timeout_s: float
+    gguf_path: Path,
+    out_dir: Path,
+    sha: str,
+    progress: ProgressFn | None,
+    timeout_s: float,
+    cancel: threading.Event | None = None,
 ) -> None:
     env = child_env()
     cmd = [
@@ -134,6 +139,15 @@ def _run_builder_subprocess(
         watchdog = threading.Timer(timeout_s, stop)
         watchdog.daemon = True
         watchdog.start()
+        ended = threading.Event()
+
+        def stop_on_cancel() -> None:
+            while cancel is not None and not ended.wait(0.5):
+                if cancel.is_set():
+                    proc.kill()
+                    return
+
+        threading.Thread(target=stop_on_cancel, daemon=True).start()
         try:
             for raw in proc.stdout:
                 line = raw.decode("utf-8", "replace").strip()
@@ -148,6 +162,9 @@ def _run_builder_subprocess(
             raise
         finally:
             watchdog.cancel()
+            ended.set()
+        if cancel is not None and cancel.is_set():
+            raise JobCancelled("preparing the training copy was cancelled")
         if timed_out.is_set():
             raise FamtuneError(
                 f"preparing the training copy took longer than {timeout_s:.0f} s and was stopped"
@@ -172,6 +189,7 @@ def prepare_training_cache(
     sha256: str | None = None,
     in_subprocess: bool = True,
     timeout_s: float = 3600.0,
+    cancel: threading.Event | None = None,
 ) -> Path:
     """Make the memory-mappable training copy of ``gguf_path``, once, and return its dir.
 
@@ -179,7 +197,8 @@ def prepare_training_cache(
     2-core x86), in a subprocess by default so the peak does not stay in the caller, and
     writes bf16 safetensors, config.json (no ``quantization_config``), the fast tokenizer
     and ``cache.json`` into a temp dir that is renamed into place. If the copy is already
-    there, returns at once. ``progress(step, total_steps)``.
+    there, returns at once. ``progress(step, total_steps)``. Setting ``cancel`` stops the
+    builder within a second (JobCancelled; nothing is left behind).
     """
     gguf_path = Path(gguf_path)
     if sha256 is not None:
@@ -207,7 +226,7 @@ def prepare_training_cache(
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}.", suffix=".tmp"))
         try:
             if in_subprocess:
-                _run_builder_subprocess(gguf_path, tmp, sha, progress, timeout_s)
+                _run_builder_subprocess(gguf_path, tmp, sha, progress, timeout_s, cancel)
             else:
                 build_training_cache(gguf_path, tmp, sha, progress)
             if not is_training_cache_ready(tmp, sha):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.base.errors import FamtuneError
+from engine.base.errors import FamtuneError, JobCancelled
 from engine.base.filelock import FileLock, training_lock
 from engine.db.tables import TrainingRun, utcnow
 from engine.domain import families
@@ -194,7 +194,12 @@ def _train(
     cache = basemodel.training_cache_dir(ft.data, record.sha256)
     if not basemodel.is_training_cache_ready(cache):
         yield Phase("preparing", "Preparing the training copy of the base model (once)")
-        cache = basemodel.prepare_training_cache(ft.data, Path(record.path), sha256=record.sha256)
+        try:
+            cache = basemodel.prepare_training_cache(
+                ft.data, Path(record.path), sha256=record.sha256, cancel=cancel
+            )
+        except JobCancelled as exc:
+            raise _Stopped("Training was cancelled; the current model keeps serving.") from exc
     config = ft.config
     job = TrainJob.from_config(
         config,

@@ -1,10 +1,6 @@
-"""``engine.base.config``: a name of the seed's facade (the README quick start) kept stable;
-the code lives in ``engine.base.config``.
-"""
+"""``engine.config``: a name of the seed's facade (the README quick start), kept stable; the
+code lives in ``engine.base.config``."""
 
-from engine.base.config import (
-    FineTuningConfig as FineTuningConfig,
-)
-from engine.base.config import (
-    RuntimeConfigDetector as RuntimeConfigDetector,
-)
+from engine.base.config import FineTuningConfig, RuntimeConfigDetector
+
+__all__ = ["FineTuningConfig", "RuntimeConfigDetector"]

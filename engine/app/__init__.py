@@ -9,122 +9,97 @@ share."""
 from __future__ import annotations
 
 from engine.app.data_rights import (
-    erase_data as erase_data,
-)
-from engine.app.data_rights import (
-    export_data as export_data,
-)
-from engine.app.families import (
-    FamilyRef as FamilyRef,
+    DataExport,
+    erase_data,
+    export_data,
 )
 from engine.app.families import (
-    Overview as Overview,
-)
-from engine.app.families import (
-    ProfileChange as ProfileChange,
-)
-from engine.app.families import (
-    Vocabulary as Vocabulary,
-)
-from engine.app.families import (
-    create_family as create_family,
-)
-from engine.app.families import (
-    export_profile as export_profile,
-)
-from engine.app.families import (
-    get_privacy_level as get_privacy_level,
-)
-from engine.app.families import (
-    initialize as initialize,
-)
-from engine.app.families import (
-    list_families as list_families,
-)
-from engine.app.families import (
-    load_demo_family as load_demo_family,
-)
-from engine.app.families import (
-    load_profile as load_profile,
-)
-from engine.app.families import (
-    open_overview as open_overview,
-)
-from engine.app.families import (
-    prepare_profile as prepare_profile,
-)
-from engine.app.families import (
-    read_profile_file as read_profile_file,
-)
-from engine.app.families import (
-    save_profile as save_profile,
-)
-from engine.app.families import (
-    set_privacy_level as set_privacy_level,
-)
-from engine.app.families import (
-    vocabulary as vocabulary,
-)
-from engine.app.families import (
-    write_json as write_json,
+    FamilyRef,
+    Overview,
+    ProfileChange,
+    Vocabulary,
+    create_family,
+    export_profile,
+    get_privacy_level,
+    initialize,
+    list_families,
+    load_demo_family,
+    load_profile,
+    open_overview,
+    prepare_profile,
+    read_profile_file,
+    save_profile,
+    set_privacy_level,
+    vocabulary,
+    write_json,
 )
 from engine.app.ideas import (
-    Ideas as Ideas,
-)
-from engine.app.ideas import (
-    recommend as recommend,
-)
-from engine.app.ideas import (
-    record as record,
+    Ideas,
+    recommend,
+    record,
 )
 from engine.app.models import (
-    ModelsOverview as ModelsOverview,
-)
-from engine.app.models import (
-    delete_models as delete_models,
-)
-from engine.app.models import (
-    integration_metrics as integration_metrics,
-)
-from engine.app.models import (
-    models_overview as models_overview,
-)
-from engine.app.models import (
-    rollback as rollback,
-)
-from engine.app.models import (
-    set_personalization as set_personalization,
-)
-from engine.app.models import (
-    validate_all as validate_all,
+    ModelsOverview,
+    delete_models,
+    integration_metrics,
+    models_overview,
+    rollback,
+    set_personalization,
+    validate_all,
 )
 from engine.app.parental import (
-    check_pin as check_pin,
+    check_pin,
+    has_recovery_code,
+    kiosk_exit,
+    list_audit,
+    new_recovery_code,
+    pin_is_set,
+    recover_pin,
+    set_pin,
+    set_pin_with_code,
+    verify_audit,
 )
-from engine.app.parental import (
-    has_recovery_code as has_recovery_code,
-)
-from engine.app.parental import (
-    kiosk_exit as kiosk_exit,
-)
-from engine.app.parental import (
-    list_audit as list_audit,
-)
-from engine.app.parental import (
-    new_recovery_code as new_recovery_code,
-)
-from engine.app.parental import (
-    pin_is_set as pin_is_set,
-)
-from engine.app.parental import (
-    recover_pin as recover_pin,
-)
-from engine.app.parental import (
-    set_pin as set_pin,
-)
-from engine.app.parental import (
-    set_pin_with_code as set_pin_with_code,
-)
-from engine.app.parental import (
-    verify_audit as verify_audit,
-)
+
+__all__ = [
+    "DataExport",
+    "FamilyRef",
+    "Ideas",
+    "ModelsOverview",
+    "Overview",
+    "ProfileChange",
+    "Vocabulary",
+    "check_pin",
+    "create_family",
+    "delete_models",
+    "erase_data",
+    "export_data",
+    "export_profile",
+    "get_privacy_level",
+    "has_recovery_code",
+    "initialize",
+    "integration_metrics",
+    "kiosk_exit",
+    "list_audit",
+    "list_families",
+    "load_demo_family",
+    "load_profile",
+    "models_overview",
+    "new_recovery_code",
+    "open_overview",
+    "pin_is_set",
+    "prepare_profile",
+    "read_profile_file",
+    "recommend",
+    "record",
+    "recover_pin",
+    "rollback",
+    "save_profile",
+    "set_personalization",
+    "set_pin",
+    "set_pin_with_code",
+    "set_privacy_level",
+    "validate_all",
+    "verify_audit",
+    "vocabulary",
+    "write_json",
+]

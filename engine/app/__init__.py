@@ -27,11 +27,11 @@ from engine.app.families import (
     load_profile,
     open_overview,
     prepare_profile,
+    profile_change,
     read_profile_file,
     save_profile,
     set_privacy_level,
     vocabulary,
-    write_json,
 )
 from engine.app.ideas import (
     Ideas,
@@ -88,6 +88,7 @@ __all__ = [
     "open_overview",
     "pin_is_set",
     "prepare_profile",
+    "profile_change",
     "read_profile_file",
     "recommend",
     "record",
@@ -101,5 +102,4 @@ __all__ = [
     "validate_all",
     "verify_audit",
     "vocabulary",
-    "write_json",
 ]

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.app.families import write_json
+from engine.base.fileio import write_json_private
 from engine.domain import datarights
 from engine.domain.home import Famtune
 
@@ -23,7 +23,7 @@ class DataExport:
 
 def export_data(ft: Famtune, family_id: str, path: Path) -> DataExport:
     document = datarights.export_family_data(ft, family_id)
-    write_json(path, document)
+    write_json_private(path, document)
     return DataExport(path, len(document["interactions"]), len(document["auditEvents"]))
 
 

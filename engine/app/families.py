@@ -4,7 +4,6 @@ the demo family, the privacy level. Each opens its own transaction and returns p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from typing import Any
 
 from engine.app.integration import SimpleFineTuningIntegration
 from engine.base.errors import FamtuneError, NotFound, ValidationFailed
+from engine.base.fileio import write_json_private
 from engine.db.tables import Family
 from engine.domain import families, pin_recovery
 from engine.domain import pin as parental
@@ -118,7 +118,12 @@ def load_profile(ft: Famtune, family_id: str) -> FamilyProfile:
 def prepare_profile(ft: Famtune, document: dict[str, Any]) -> ProfileChange:
     """Validate a profile document (ValidationFailed names the field) and compare it with
     the stored one."""
-    profile = parse_profile(document)
+    return profile_change(ft, parse_profile(document))
+
+
+def profile_change(ft: Famtune, profile: FamilyProfile) -> ProfileChange:
+    """A validated profile against the configured rating cap and the stored profile: new or
+    not, and whether saving it needs the parental PIN."""
     families.check_rating_cap(profile, ft.config.max_content_rating_cap)
     with ft.db.read() as session:
         exists = families.family_exists(session, family_id=profile.family_id)
@@ -132,8 +137,7 @@ def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:
         raise FamtuneError(f"{path.name} does not exist or is not a file")
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise ValidationFailed("", f"{path.name} is too large for a family profile")
-    profile = parse_profile_text(path.read_bytes())
-    return prepare_profile(ft, profile.to_json())
+    return profile_change(ft, parse_profile_text(path.read_bytes()))
 
 
 def save_profile(
@@ -149,17 +153,8 @@ def save_profile(
     return load_profile(ft, profile.family_id)
 
 
-def write_json(path: Path, document: Any) -> Path:
-    """Write a JSON file all or nothing, owner-only, never through a planted symlink
-    (:func:`engine.base.fileio.write_private`)."""
-    from engine.base.fileio import write_private
-
-    write_private(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
-    return path
-
-
 def export_profile(ft: Famtune, family_id: str, path: Path) -> Path:
-    return write_json(path, load_profile(ft, family_id).to_json())
+    return write_json_private(path, load_profile(ft, family_id).to_json())
 
 
 def load_demo_family(ft: Famtune) -> list[FamilyRef]:

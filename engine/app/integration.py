@@ -39,8 +39,6 @@ from engine.personalize.events import TrainingEvent
 from engine.recommend.service import ENABLED_KEY, Batch, RecommendationService
 from engine.schema.context import RequestContext
 
-EventCallback = Callable[[Any], None]
-
 
 @dataclass(frozen=True)
 class IntegrationMetrics:

@@ -180,3 +180,10 @@ def swap_dir(tmp: Path, final: Path, old: Path) -> None:
     os.replace(tmp, final)
     fsync_dir(final.parent, best_effort=True)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json_private(path: Path, document: Any) -> Path:
+    """``document`` as indented JSON (non-ASCII kept) through :func:`write_private`: all or
+    nothing, owner-only, never through a planted symlink, a directory or device refused."""
+    write_private(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+    return path

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import app as actions
-from engine.base.fileio import check_output_file
+from engine.base.fileio import check_output_file, write_json_private
 from engine.cli.common import (
     Result,
     open_engine,
@@ -43,7 +43,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_import(args: argparse.Namespace) -> Result:
     profile = parse_profile_text(read_input(args.file, "profile", MAX_PROFILE_BYTES))
     ft = open_engine(args)
-    change = actions.prepare_profile(ft, profile.to_json())
+    change = actions.profile_change(ft, profile)
     if change.needs_pin:
         require_parental_pin(ft, "change safety settings", stdin_free=args.file != "-")
     actions.save_profile(ft, change.profile, actor="system")
@@ -62,7 +62,7 @@ def cmd_export(args: argparse.Namespace) -> Result:
     document = actions.load_profile(ft, args.family_id).to_json()
     ft.close()
     if args.out:
-        actions.write_json(Path(args.out), document)  # refuses a directory, device or pipe
+        write_json_private(Path(args.out), document)  # refuses a directory, device or pipe
         return Result({"familyId": args.family_id, "path": args.out},
                       f"exported {args.family_id} to {args.out}")
     return Result(document, json.dumps(document, indent=2, ensure_ascii=False))

@@ -3,6 +3,7 @@ safety validator, the audit log, erasure with confirmation and PIN, and the swit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -310,3 +311,18 @@ def test_screens_can_be_paused_by_tapping_and_saving(
     assert editor.categories.values() == ["screens"]
     editor.load({**added.model_dump(by_alias=True), "restrictedContent": ["Screens", "Games"]})
     assert editor.categories.values() == ["screens", "games"]  # an imported spelling
+
+
+def test_exporting_the_data_writes_the_file_and_says_where(
+    qtbot: QtBot, window: MainWindow, session: EngineSession, tmp_path: Path
+) -> None:
+    screen = _parents(window)
+    _unlock(qtbot, screen, session)
+    said: list[str] = []
+    session.message.connect(lambda _level, text: said.append(text))
+    out = tmp_path / "smith-data.json"
+    screen.data.export_to(out)
+    qtbot.waitUntil(lambda: any("Exported to" in s for s in said), timeout=WAIT_MS)
+    assert f"Exported to {out}." in said
+    document = json.loads(out.read_text())
+    assert document["familyId"] == "smith-family" and document["interactions"] is not None

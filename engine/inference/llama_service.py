@@ -41,6 +41,7 @@ from engine.base.errors import FamtuneError, ModelFileError, ValidationFailed
 from engine.base.fileio import file_sha256
 from engine.gguf.checks import check_servable_model
 from engine.gguf.lora import verify_lora_gguf
+from engine.inference.batch_scorer import BatchScorer
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,6 @@ def _lib() -> Any:
     return lib
 
 
-
-
 @dataclass(frozen=True)
 class ScoreResult:
     """:meth:`LlamaService.score_answers`: one margin per suffix scored before any deadline."""
@@ -88,8 +87,6 @@ class _Adapter:
     sha256: str
     handle: Any
     info: dict[str, Any]
-
-
 
 
 class LlamaService:
@@ -126,6 +123,7 @@ class LlamaService:
         self._active: _Adapter | None = None
         self._sha_cache: dict[tuple[str, int, int, int], str] = {}
         self._reusable = 0
+        self._scorer: BatchScorer | None = None  # made on the first score_answers
         self._closed = False
         self.base_loads = 0
         self.adapter_loads = 0
@@ -171,8 +169,6 @@ class LlamaService:
         """The prompt tokens (with BOS) this service evaluates for ``text``."""
         self._check_open()
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
-
-
 
     def next_token_logits(self, prompt: str, *, adapter: Path | None = None) -> npt.NDArray[Any]:
         """A copy of the logits after ``prompt`` (for tests and scoring)."""
@@ -220,8 +216,9 @@ class LlamaService:
     ) -> ScoreResult:
         """For each ``prefix + suffix``, the next-token logit of ``answers[0]`` minus that of
         ``answers[1]`` (pointwise scoring: " Yes" versus " No"). The prefix is evaluated
-        once and its KV cache shared: each suffix is evaluated after it and then removed
-        from the cache. Only the two answer logits are read; nothing is decoded.
+        once and shared, and the suffixes are evaluated together in one batch of sequences
+        (:mod:`engine.inference.batch_scorer`). Only the two answer logits are read;
+        nothing is decoded.
         Raises ValidationFailed when an answer is not one token; ``stopped_by_deadline``
         with the scores done so far when the deadline passes."""
         with self._lock:
@@ -241,24 +238,11 @@ class LlamaService:
                     # The boundary merged into one token: score this one from the start.
                     raise ValidationFailed("prefix", "must end where a token ends")
                 bodies.append(whole[len(head) :])
-            self._select_adapter(adapter, adapter_sha256)
-            _, done = self._eval_prompt(head, deadline)
-            memory = _lib().llama_get_memory(self._llm.ctx)
-            margins: list[float] = []
-            tokens = len(head)
-            for body in bodies if done else []:
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                _lib().llama_memory_seq_rm(memory, -1, len(head), -1)
-                self._llm.n_tokens = len(head)
-                self._llm.eval(body)
-                logits = self._logits()
-                margins.append(float(logits[yes]) - float(logits[no]))
-                tokens += len(body)
-            _lib().llama_memory_seq_rm(memory, -1, len(head), -1)
-            self._llm.n_tokens = len(head)
-            self._reusable = min(self._reusable, len(head) // PROMPT_CHUNK * PROMPT_CHUNK)
-            return ScoreResult(margins, len(margins) < len(suffixes), tokens,
+            entry = None if adapter is None else self._load_adapter(Path(adapter), adapter_sha256)
+            scorer = self._batch_scorer()
+            scorer.set_adapter(None if entry is None else entry.handle)
+            scored = scorer.score(head, bodies, yes, no, deadline)
+            return ScoreResult(scored.margins, scored.stopped_by_deadline, scored.tokens,
                                time.monotonic() - start)  # fmt: skip
 
     def clear_kv_cache(self) -> None:
@@ -280,6 +264,8 @@ class LlamaService:
             self._closed = True
             self._free_adapters()
             self._release()
+            if self._scorer is not None:
+                self._scorer.close()
             self._llm.close()
 
     def _release(self) -> None:
@@ -359,10 +345,18 @@ class LlamaService:
             self._free(next(iter(self._adapters)))
         return entry
 
+    def _batch_scorer(self) -> BatchScorer:
+        if self._scorer is None:
+            self._scorer = BatchScorer(_lib(), self._llm.model, n_ctx=self.n_ctx,
+                                       n_threads=self.n_threads, n_vocab=self._n_vocab)  # fmt: skip
+        return self._scorer
+
     def _free(self, key: tuple[str, str]) -> None:
         entry = self._adapters.pop(key)
         if entry is self._active:
             self._apply(None)
+        if self._scorer is not None and entry.handle is self._scorer.adapter:
+            self._scorer.set_adapter(None)
         _lib().llama_adapter_lora_free(entry.handle)
 
     def _free_adapters(self) -> int:
@@ -425,7 +419,6 @@ class LlamaService:
             self._reusable = pos // PROMPT_CHUNK * PROMPT_CHUNK
         return keep, True
 
-
     # -- logits -----------------------------------------------------------------------
 
     def _logits(self) -> npt.NDArray[np.float32]:
@@ -435,20 +428,8 @@ class LlamaService:
         return logits
 
 
-
-
-
-
 def _hash_file(path: Path) -> str:
     try:
         return file_sha256(path)
     except OSError as exc:
         raise ModelFileError(f"adapter file {path} cannot be read: {exc}") from exc
-
-
-
-
-
-
-
-

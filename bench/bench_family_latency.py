@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--slates", type=int, default=100)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the measured requests spent their time (cProfile)")
     args = parser.parse_args(argv)
 
     from bench.bench_ranker import prepare_home, train_scorer
@@ -81,9 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         latencies: list[float] = []
         sources: dict[str, int] = {}
         tokens: list[int] = []
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
         try:
             for n, case in enumerate(fam.heldout[: args.requests + 1]):
                 context = {**case.context, "familyMembers": case.audience}
+                if n == 1 and args.profile:
+                    profiler.enable()
                 started = time.perf_counter()
                 batch = service.recommend(fam.name, context, n=5)
                 elapsed = time.perf_counter() - started
@@ -95,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     tokens.append(len(service.llama().tokenize(text)))
         finally:
+            profiler.disable()
             service.close()
             ft.close()
+        if args.profile:
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
         raw = raw_forward(Path(base), Path(trained["adapter"]), int(statistics.median(tokens)))
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     report: dict[str, Any] = {

@@ -7,15 +7,14 @@ small forward pass each, and a small pass uses the CPU badly (measured on 2 core
 candidates, 256 tokens: 0.60 s one by one, 0.40 s in one batch).
 
 So this scorer keeps its own llama.cpp context with several sequences over one unified KV
-cache: the prefix is evaluated once in sequence 0 and shared with sequences 1..n by
-``llama_memory_seq_cp`` (the cells are shared, not copied), and every suffix is then decoded
-in one ``llama_decode`` call, each in its own sequence, with logits requested only for each
-suffix's last token. Afterwards the suffix sequences are removed and the prefix stays cached
-for the next request with the same prefix and adapter.
+cache, in one ``llama_decode`` call: the prefix's tokens belong to every sequence (so each
+candidate attends to them, and they are computed once), each suffix's tokens to its own
+sequence, and logits are requested only for each suffix's last token. More candidates than
+one call holds go in further calls that share the prefix from sequence 0
+(``llama_memory_seq_cp``: the cells are shared, not copied).
 
-The prefix is evaluated in chunks aligned to position 0 and reused only in whole chunks, as
-in :class:`engine.inference.llama_service.LlamaService`, so a candidate's score does not
-depend on what the cache held before.
+Each request starts from an empty cache, so a candidate's score depends only on the request
+(the same inputs give the same margins), never on what was asked before.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ MAX_SEQUENCES = 32
 """Sequences of the scoring context: the prefix plus up to 31 candidates per decode call."""
 BATCH_TOKENS = 512
 """Tokens per decode call (llama.cpp's n_batch and n_ubatch)."""
-PREFIX_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -84,10 +82,9 @@ class BatchScorer:
         if not self._ctx:
             raise ModelFileError("llama.cpp could not create the scoring context")
         self._memory = lib.llama_get_memory(self._ctx)
-        self._batch = lib.llama_batch_init(BATCH_TOKENS, 0, 1)
+        self._batch = lib.llama_batch_init(BATCH_TOKENS, 0, MAX_SEQUENCES)
         self._n_ctx = n_ctx
         self._n_vocab = n_vocab
-        self._cached: list[int] = []  # the prefix tokens sequence 0 holds, whole chunks only
         self._adapter: Any = None
 
     @property
@@ -113,19 +110,21 @@ class BatchScorer:
               deadline: float | None) -> Scored:  # fmt: skip
         """The " Yes" minus " No" margin after ``head + body`` for each body, in order; those
         scored before ``deadline`` (time.monotonic()) when it passes. ``tokens`` counts the
-        prompt's tokens (prefix and scored suffixes), whether or not the prefix was cached."""
-        if len(head) + max((len(b) for b in bodies), default=0) > self._n_ctx:
+        prompt's tokens evaluated (the prefix once, and the scored suffixes)."""
+        room = min(BATCH_TOKENS, self._n_ctx) - len(head)
+        if room < max((len(b) for b in bodies), default=0):
             raise FamtuneError("the scoring prompt does not fit the context")
         margins: list[float] = []
-        if deadline is not None and time.monotonic() >= deadline:
-            return Scored(margins, bool(bodies), 0)
-        self._prefix(head)
-        tokens = len(head)
-        for group in groups(bodies, max_tokens=min(BATCH_TOKENS, self._n_ctx - len(head))):
+        tokens = 0
+        self._clear()
+        for number, group in enumerate(groups(bodies, max_tokens=room)):
             if deadline is not None and time.monotonic() >= deadline:
                 return Scored(margins, True, tokens)
-            margins += self._decode_group(len(head), [bodies[i] for i in group], yes, no)
-            tokens += sum(len(bodies[i]) for i in group)
+            # The first call evaluates the prefix too, as part of every sequence of the group;
+            # later groups share it from sequence 0.
+            shared = head if number == 0 else []
+            margins += self._decode_group(shared, len(head), [bodies[i] for i in group], yes, no)
+            tokens += len(shared) + sum(len(bodies[i]) for i in group)
         return Scored(margins, False, tokens)
 
     def close(self) -> None:
@@ -138,37 +137,21 @@ class BatchScorer:
 
     def _clear(self) -> None:
         self._lib.llama_memory_clear(self._memory, True)
-        self._cached = []
 
-    def _prefix(self, head: list[int]) -> None:
-        """Make sequence 0 hold exactly ``head`` (reusing whole cached chunks)."""
-        common = 0
-        for a, b in zip(self._cached, head, strict=False):
-            if a != b:
-                break
-            common += 1
-        keep = min(common, len(head) - 1) // PREFIX_CHUNK * PREFIX_CHUNK
-        if keep == 0 or not self._lib.llama_memory_seq_rm(self._memory, -1, keep, -1):
-            self._clear()
-            keep = 0
-        self._cached = head[:keep]
-        pos = keep
-        while pos < len(head):
-            end = min((pos // PREFIX_CHUNK + 1) * PREFIX_CHUNK, len(head))
-            self._decode([(t, p, 0, False) for p, t in enumerate(head[pos:end], start=pos)])
-            pos = end
-        # the tail beyond the last whole chunk is evaluated again by the next request
-        self._cached = head[: len(head) // PREFIX_CHUNK * PREFIX_CHUNK]
-
-    def _decode_group(self, start: int, bodies: list[list[int]], yes: int, no: int,
-                      ) -> list[float]:  # fmt: skip
+    def _decode_group(self, shared: list[int], start: int, bodies: list[list[int]], yes: int,
+                      no: int) -> list[float]:  # fmt: skip
         lib = self._lib
-        rows: list[tuple[int, int, int, bool]] = []
+        sequences = list(range(1, len(bodies) + 1))
+        rows: list[tuple[int, int, list[int], bool]] = [
+            (token, pos, [0, *sequences], False) for pos, token in enumerate(shared)
+        ]
+        if not shared:
+            for seq in sequences:
+                lib.llama_memory_seq_cp(self._memory, 0, seq, -1, -1)
         outputs: list[int] = []
-        for seq, body in enumerate(bodies, start=1):
-            lib.llama_memory_seq_cp(self._memory, 0, seq, -1, -1)
+        for seq, body in zip(sequences, bodies, strict=True):
             for k, token in enumerate(body):
-                rows.append((token, start + k, seq, k == len(body) - 1))
+                rows.append((token, start + k, [seq], k == len(body) - 1))
             outputs.append(len(rows) - 1)
         try:
             self._decode(rows)
@@ -179,16 +162,17 @@ class BatchScorer:
                 margins.append(float(logits[yes]) - float(logits[no]))
             return margins
         finally:
-            for seq in range(1, len(bodies) + 1):
+            for seq in sequences:
                 lib.llama_memory_seq_rm(self._memory, seq, -1, -1)
 
-    def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
+    def _decode(self, rows: list[tuple[int, int, list[int], bool]]) -> None:
         batch = self._batch
-        for k, (token, pos, seq, wanted) in enumerate(rows):
+        for k, (token, pos, seqs, wanted) in enumerate(rows):
             batch.token[k] = token
             batch.pos[k] = pos
-            batch.n_seq_id[k] = 1
-            batch.seq_id[k][0] = seq
+            batch.n_seq_id[k] = len(seqs)
+            for j, seq in enumerate(seqs):
+                batch.seq_id[k][j] = seq
             batch.logits[k] = wanted
         batch.n_tokens = len(rows)
         code = self._lib.llama_decode(self._ctx, batch)

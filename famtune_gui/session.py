@@ -29,7 +29,6 @@ from engine.app.integration import SimpleFineTuningIntegration
 from engine.base.errors import FamtuneError
 from engine.db.tables import utcnow
 from engine.domain.home import Famtune
-from engine.domain.interactions import InteractionLog
 from engine.personalize.events import TrainingEvent
 from engine.schema.profiles import FamilyProfile
 from famtune_gui.bridge import Bridge, GeneratorWorker, Lane
@@ -178,8 +177,12 @@ class EngineSession(QObject):
             self.maybe_train(self.family_id)
 
     def _open_engine(self) -> None:
-        self.ft = Famtune(self.home, self.profile_name)
-        self.facade = SimpleFineTuningIntegration(None, InteractionLog(self.ft))
+        # One handle for the data directory, its interaction log and the facade; the session
+        # closes its parts on their own lanes (the facade on the model lane, the database on
+        # the database lane), so it keeps them as attributes.
+        self.engine = actions.Engine(self.home, self.profile_name)
+        self.ft: Famtune = self.engine.ft
+        self.facade: SimpleFineTuningIntegration = self.engine.facade
 
     @property
     def initialized(self) -> bool:

@@ -92,3 +92,79 @@ def test_every_floor_is_in_the_layers_contract_and_the_docs() -> None:
         assert floor in in_contract, f"engine/{floor} is not in the layers contract"
         assert f"engine/{floor}/" in architecture, f"docs/ARCHITECTURE.md misses engine/{floor}/"
         assert f"{floor}/" in layout, f"the README's layout misses {floor}/"
+
+
+# The CLI reaches the engine only through the application layer (what the GUI calls too), so
+# a command and a screen cannot drift apart. engine.base is shared by every floor.
+CLI_MAY_IMPORT = ("engine.app", "engine.base", "engine.cli")
+
+
+def _engine_imports(path: Path) -> list[str]:
+    """Every engine module a file imports, anywhere in it, as a dotted name: ``from engine
+    import app`` counts as ``engine.app``."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "engine":
+                names += [f"engine.{alias.name}" for alias in node.names]
+            else:
+                names.append(node.module)
+    return [n for n in names if n == "engine" or n.startswith("engine.")]
+
+
+def _allowed_for_cli(name: str) -> bool:
+    return any(name == ok or name.startswith(ok + ".") for ok in CLI_MAY_IMPORT)
+
+
+def test_the_cli_imports_only_the_application_layer_and_base() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "engine" / "cli").rglob("*.py")
+        for name in _engine_imports(path)
+        if not _allowed_for_cli(name)
+    ]
+    assert offenders == []
+
+
+def test_the_cli_boundary_check_catches_a_lower_floor(tmp_path: Path) -> None:
+    """The check above would fail if a command imported engine.domain (in any spelling)."""
+    probe = tmp_path / "probe_cmds.py"
+    probe.write_text(
+        "from engine import app as actions\n"
+        "from engine.base.errors import FamtuneError\n"
+        "from engine import domain\n"
+        "def f():\n"
+        "    from engine.domain.families import get_profile\n"
+        "    import engine.schema.context\n"
+    )
+    bad = [n for n in _engine_imports(probe) if not _allowed_for_cli(n)]
+    assert bad == ["engine.domain", "engine.domain.families", "engine.schema.context"]
+
+
+def test_the_cli_uses_no_database_library() -> None:
+    """Queries belong to the floors under engine.app; the CLI formats what actions return."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "engine" / "cli").rglob("*.py")
+        for name in _imports(path, top_level_only=False)
+        if name.split(".")[0] in ("sqlmodel", "sqlalchemy")
+    ]
+    assert offenders == []
+
+
+def test_the_cli_contract_forbids_every_floor_below_the_application_layer() -> None:
+    """A new floor is forbidden to the CLI as soon as it exists (lint-imports checks it)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contract = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["type"] == "forbidden" and c["source_modules"] == ["engine.cli"]
+    )
+    floors = {f"engine.{floor}" for floor in _floors() if floor != "migrations"}
+    below = floors - {f"engine.{name}" for name in ("app", "base", "cli")}
+    assert below <= set(contract["forbidden_modules"])
+    assert contract.get("allow_indirect_imports") is True  # through engine.app, by design

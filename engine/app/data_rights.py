@@ -1,4 +1,5 @@
-"""A family's data rights: export everything famtune holds about it, or erase it (PIN)."""
+"""A family's data rights: export everything famtune holds about it, or erase it (PIN); and
+the data directory's backup and restore."""
 
 from __future__ import annotations
 
@@ -36,3 +37,38 @@ def erase_data(
 ) -> dict[str, Any]:
     """Erase the family (or one member) and its files; the PIN is asked when one is set."""
     return datarights.erase_family_data(ft, family_id, member_id, pin=pin, now=now)
+
+
+@dataclass(frozen=True)
+class Backup:
+    """The archive written; ``summary`` is the CLI's JSON shape (path, files, ...)."""
+
+    path: Path
+    files: int
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Restored:
+    """The data directory restored; ``summary`` is the CLI's JSON shape (home, families...)."""
+
+    home: Path
+    families: int
+    summary: dict[str, Any]
+
+
+def backup(ft: Famtune, *, out: Path) -> Backup:
+    """A .tar.gz of the data directory (``out``: the archive, or a directory to put it in)."""
+    summary = datarights.backup(ft, out)
+    return Backup(Path(summary["path"]), int(summary["files"]), summary)
+
+
+def check_backup(*, archive: Path) -> None:
+    """FamtuneError unless ``archive`` is a famtune backup that can be restored."""
+    datarights.check_backup(archive)
+
+
+def restore(*, archive: Path, home: Path, force: bool = False) -> Restored:
+    """Restore a backup into ``home`` (empty or new; ``force`` replaces its data)."""
+    summary = datarights.restore(archive, home, force=force)
+    return Restored(Path(summary["home"]), int(summary["families"]), summary)

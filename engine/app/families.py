@@ -17,8 +17,8 @@ from engine.db.tables import Family
 from engine.domain import families, pin_recovery
 from engine.domain import pin as parental
 from engine.domain.home import Famtune
+from engine.schema.profiles import MAX_PROFILE_BYTES as MAX_PROFILE_BYTES
 from engine.schema.profiles import (
-    MAX_PROFILE_BYTES,
     FamilyProfile,
     parse_profile,
     parse_profile_text,
@@ -30,6 +30,21 @@ class FamilyRef:
     family_id: str
     name: str
     is_demo: bool
+
+
+@dataclass(frozen=True)
+class FamilySummary:
+    """A family as ``family list`` shows it: its id, name, how many members, demo or not."""
+
+    family_id: str
+    family_name: str | None
+    members: int
+    demo: bool
+
+
+@dataclass(frozen=True)
+class FamilyDeleted:
+    family_id: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,31 @@ def list_families(ft: Famtune) -> list[FamilyRef]:
         ]
 
 
+def family_summaries(ft: Famtune) -> list[FamilySummary]:
+    with ft.db.read() as session:
+        return [
+            FamilySummary(
+                f.id,
+                f.family_name,
+                len(families.get_profile(session, family_id=f.id).members),
+                f.is_demo,
+            )
+            for f in families.list_families(session)
+        ]
+
+
+def require_family(ft: Famtune, *, family_id: str) -> None:
+    """NotFound unless the family exists (before anyone is asked for a PIN)."""
+    load_profile(ft, family_id)
+
+
+def delete_family(ft: Famtune, *, family_id: str) -> FamilyDeleted:
+    """Delete the family and everything stored about it in the database (audited)."""
+    with ft.db.write() as session:
+        families.delete_family(session, family_id=family_id)
+    return FamilyDeleted(family_id)
+
+
 def open_overview(facade: SimpleFineTuningIntegration) -> Overview:
     """Open the data directory (migrations, crash leftovers) and read what the app shows."""
     facade.initialize()
@@ -78,8 +118,12 @@ def open_overview(facade: SimpleFineTuningIntegration) -> Overview:
     return Overview(list_families(ft), pin_set, facade.is_enabled())
 
 
-def initialize(ft: Famtune, say: Callable[[str], None], demo: bool = True) -> dict[str, Any]:
-    return ft.initialize(demo=demo, training_cache=True, progress=say)
+def initialize(
+    ft: Famtune, say: Callable[[str], None], demo: bool = True, *, training_cache: bool = True
+) -> dict[str, Any]:
+    """Create or repair the data directory (schema, key, base model and, unless
+    ``training_cache`` is False, its training copy; the demo family when ``demo``)."""
+    return ft.initialize(demo=demo, training_cache=training_cache, progress=say)
 
 
 def create_family(
@@ -130,6 +174,12 @@ def profile_change(ft: Famtune, profile: FamilyProfile) -> ProfileChange:
         old = families.get_profile(session, family_id=profile.family_id) if exists else None
     needs_pin = families.needs_pin_to_replace(old, profile)
     return ProfileChange(profile, old is None, needs_pin)
+
+
+def read_profile(raw: bytes) -> FamilyProfile:
+    """A profile document as read from a file, decoded and validated (ValidationFailed
+    names the field)."""
+    return parse_profile_text(raw)
 
 
 def read_profile_file(ft: Famtune, path: Path) -> ProfileChange:

@@ -3,13 +3,14 @@ bedtime note) and the interactions recorded for everyone present."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.app.families import load_profile
 from engine.app.integration import SimpleFineTuningIntegration
 from engine.recommend.service import Batch
+from engine.schema.context import RequestContext
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,25 @@ class Ideas:
 def recommend(
     facade: SimpleFineTuningIntegration,
     family_id: str,
-    context: dict[str, Any],
+    context: RequestContext | Mapping[str, Any] | None,
     target: str | None,
     n: int = 5,
 ) -> Ideas:
+    """Safe ideas for the family (or ``target`` alone) in ``context`` (default: now, the
+    whole family), with the bedtime note. The context is validated once, here
+    (ValidationFailed names the field as ``context.field``), before anything is read."""
     from engine.general.ranking import wind_down_note
-    from engine.schema.context import parse_context
+    from engine.safety.windows import local_moment
+    from engine.schema.context import context_from_clock, parse_context
 
-    batch = facade.recommend(family_id, context, target, n=n)
+    if context is None:
+        ctx = context_from_clock(local_moment(None))
+    else:
+        ctx = parse_context(context, path="context")
+    batch = facade.recommend(family_id, ctx, target, n=n)
     profile = load_profile(facade.ft, family_id)
     members = [target] if target else []
-    note = wind_down_note(profile, parse_context(context), members)
+    note = wind_down_note(profile, ctx, members)
     if note:  # bedtime: calm, short ideas or none (ranked first; the rest is dropped here)
         from dataclasses import replace
 

@@ -2,19 +2,58 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from engine.base.errors import FamtuneError
 from engine.db.tables import AuditEvent
 from engine.domain import audit, pin_recovery
 from engine.domain import pin as parental
+from engine.domain.audit import EVENT_TYPES as AUDIT_EVENT_TYPES
 from engine.domain.home import Famtune
-from engine.domain.pin import PinCheck
+from engine.domain.pin import PinCheck, PinRejected, validate_pin
+
+__all__ = [
+    "AUDIT_EVENT_TYPES",
+    "PinCheck",
+    "PinRejected",
+    "PinReset",
+    "audit_trail",
+    "check_pin",
+    "has_recovery_code",
+    "kiosk_exit",
+    "list_audit",
+    "new_recovery_code",
+    "pin_is_set",
+    "recover_pin",
+    "require_pin",
+    "reset_pin",
+    "set_pin",
+    "set_pin_with_code",
+    "validate_pin",
+    "verify_audit",
+]
+
+
+@dataclass(frozen=True)
+class PinReset:
+    """The PIN and its recovery code were cleared; ``was_set``: whether a PIN was set."""
+
+    was_set: bool
 
 
 def pin_is_set(ft: Famtune) -> bool:
     with ft.db.read() as session:
         return parental.pin_is_set(session)
+
+
+def require_pin(ft: Famtune, *, pin: str | None, purpose: str) -> None:
+    """Allow a protected change, or raise PinRequired / PinRejected (no PIN set: allowed). A
+    wrong PIN is counted and audited in its own transaction before the error is raised."""
+    with ft.db.write() as session:
+        parental.require_pin(session, pin, purpose=purpose)
 
 
 def check_pin(ft: Famtune, pin: str, now: datetime | None = None) -> PinCheck:
@@ -81,3 +120,24 @@ def list_audit(
 def verify_audit(ft: Famtune) -> audit.ChainReport:
     with ft.db.read() as session:
         return audit.verify_chain(session)
+
+
+def audit_trail(
+    ft: Famtune,
+    *,
+    event_type: str | None = None,
+    family_id: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Audit events, newest first, in the CLI's JSON shape (CLI.md, ``audit list``)."""
+    return [audit.event_json(e) for e in list_audit(ft, event_type, limit, family_id=family_id)]
+
+
+def reset_pin(ft: Famtune, *, euid: int | None = None) -> PinReset:
+    """The device owner's last resort: clear the PIN and its recovery code (audited). Only
+    root or the owner of the data directory (``euid``, default: this process's) may."""
+    owner = ft.data.root.stat().st_uid
+    if (os.geteuid() if euid is None else euid) not in (0, owner):
+        raise FamtuneError("only root or the owner of the data directory may reset the PIN")
+    with ft.db.write() as session:
+        return PinReset(pin_recovery.reset_pin(session))

@@ -22,8 +22,6 @@ from engine.cli.common import (
     read_line,
     require_parental_pin,
 )
-from engine.domain import audit, datarights
-from engine.domain import pin as parental
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -33,7 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     lst.add_argument(
         "--type",
         dest="event_type",
-        choices=audit.EVENT_TYPES,
+        choices=actions.AUDIT_EVENT_TYPES,
         metavar="T",
         help="only events of this type",
     )
@@ -94,10 +92,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    events = actions.list_audit(ft, args.event_type, args.limit, family_id=args.family)
-    ft.close()
-    rows = [audit.event_json(e) for e in events]
+    with open_engine(args) as engine:
+        rows = actions.audit_trail(
+            engine.ft, event_type=args.event_type, family_id=args.family, limit=args.limit
+        )
     text = "\n".join(
         f"{r['id']:>6} {r['createdAt'][:19]} {r['eventType']:<18} "
         f"{r['familyId'] or '-':<20} {r['actor']}"
@@ -107,9 +105,8 @@ def cmd_audit_list(args: argparse.Namespace) -> Result:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    report = actions.verify_audit(ft)
-    ft.close()
+    with open_engine(args) as engine:
+        report = actions.verify_audit(engine.ft)
     if not report.ok:
         sys.stderr.write(f"famtune-engine: error: {report.message}\n")
     return Result(report.to_json(), report.message, exit_code=0 if report.ok else 1)
@@ -119,12 +116,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> Result:
 
 
 def cmd_pin_set(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    current = read_line("Current PIN: ") if actions.pin_is_set(ft) else None
-    new = read_line("New PIN: ")
-    parental.validate_pin(new)
-    created = actions.set_pin(ft, new, current)
-    ft.close()
+    with open_engine(args) as engine:
+        current = read_line("Current PIN: ") if actions.pin_is_set(engine.ft) else None
+        new = read_line("New PIN: ")
+        actions.validate_pin(new)
+        created = actions.set_pin(engine.ft, new, current)
     return Result(
         {"pinSet": True, "changed": not created},
         "parental PIN set" if created else "parental PIN changed",
@@ -132,14 +128,13 @@ def cmd_pin_set(args: argparse.Namespace) -> Result:
 
 
 def cmd_pin_check(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    given = read_line("PIN: ")
-    result = actions.check_pin(ft, given)
-    ft.close()
+    with open_engine(args) as engine:
+        given = read_line("PIN: ")
+        result = actions.check_pin(engine.ft, given)
     if not result.is_set:
         raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")
     if not result.ok:
-        raise parental.PinRejected(result)
+        raise actions.PinRejected(result)
     return Result({"ok": True}, result.message)
 
 
@@ -147,12 +142,9 @@ def cmd_pin_check(args: argparse.Namespace) -> Result:
 
 
 def cmd_data_export(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    out = check_output_file(Path(args.out), "the export")
-    try:
-        done = actions.export_data(ft, args.family_id, out)
-    finally:
-        ft.close()
+    with open_engine(args) as engine:
+        out = check_output_file(Path(args.out), "the export")
+        done = actions.export_data(engine.ft, args.family_id, out)
     return Result(
         {
             "familyId": args.family_id,
@@ -165,14 +157,11 @@ def cmd_data_export(args: argparse.Namespace) -> Result:
 
 
 def cmd_data_erase(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    with ft.db.read() as session:
-        needs_pin = parental.pin_is_set(session)
-    given = None
-    if needs_pin:
-        given = os.environ.get("FAMTUNE_PIN") or read_line("Parental PIN: ") or None
-    summary = actions.erase_data(ft, args.family_id, args.member, given)
-    ft.close()
+    with open_engine(args) as engine:
+        given = None
+        if actions.pin_is_set(engine.ft):
+            given = os.environ.get("FAMTUNE_PIN") or read_line("Parental PIN: ") or None
+        summary = actions.erase_data(engine.ft, args.family_id, args.member, given)
     what = f"member {args.member} of {args.family_id}" if args.member else args.family_id
     return Result(
         summary,
@@ -183,23 +172,23 @@ def cmd_data_erase(args: argparse.Namespace) -> Result:
 
 
 def cmd_backup(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    summary = datarights.backup(ft, Path(args.out))
-    ft.close()
-    return Result(summary, f"backup written to {summary['path']} ({summary['files']} files)")
+    with open_engine(args) as engine:
+        done = actions.backup(engine.ft, out=Path(args.out))
+    return Result(done.summary, f"backup written to {done.summary['path']} "
+                                f"({done.summary['files']} files)")
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    if ft.initialized and args.force:
-        # Replacing a data directory replaces its PIN, safety settings and audit trail:
-        # the current PIN is needed when one is set (the archive is checked first).
-        datarights.check_backup(Path(args.archive))
-        require_parental_pin(ft, "replace this data directory with a backup")
-    ft.close()
-    summary = datarights.restore(Path(args.archive), ft.data.root, force=args.force)
+    with open_engine(args) as engine:
+        if engine.ft.initialized and args.force:
+            # Replacing a data directory replaces its PIN, safety settings and audit trail:
+            # the current PIN is needed when one is set (the archive is checked first).
+            actions.check_backup(archive=Path(args.archive))
+            require_parental_pin(engine, "replace this data directory with a backup")
+    done = actions.restore(archive=Path(args.archive), home=engine.ft.data.root,
+                           force=args.force)
     return Result(
-        summary,
-        f"restored {summary['families']} families into {summary['home']}; "
+        done.summary,
+        f"restored {done.summary['families']} families into {done.summary['home']}; "
         f"run 'famtune-engine init' to re-create the base model",
     )

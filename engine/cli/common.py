@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import app as actions
 from engine.base.errors import FamtuneError, ValidationFailed
 from engine.base.ids import check_id
-from engine.domain.home import Famtune
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -27,8 +27,10 @@ class Result:
     lines: list[str] = field(default_factory=list)
 
 
-def open_engine(args: argparse.Namespace) -> Famtune:
-    return Famtune(getattr(args, "home", None), getattr(args, "profile", None))
+def open_engine(args: argparse.Namespace) -> actions.Engine:
+    """The data directory named by --home and --profile (opening it reads nothing; use it
+    in a ``with`` block, which closes it)."""
+    return actions.Engine(getattr(args, "home", None), getattr(args, "profile", None))
 
 
 def read_input(path: str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
@@ -69,16 +71,15 @@ def read_line(prompt: str) -> str:
     return sys.stdin.readline().strip()
 
 
-def require_parental_pin(ft: Famtune, purpose: str, *, stdin_free: bool = True) -> None:
+def require_parental_pin(
+    engine: actions.Engine, purpose: str, *, stdin_free: bool = True
+) -> None:
     """When a parental PIN is set, take it from $FAMTUNE_PIN or stdin and check it.
 
     A wrong PIN is counted and audited even though the command then fails.
     """
-    from engine.domain import pin
-    with ft.db.read() as session:
-        if not pin.pin_is_set(session):
-            return
+    if not actions.pin_is_set(engine.ft):
+        return
     given = os.environ.get("FAMTUNE_PIN") or (read_line("Parental PIN: ") if stdin_free
                                                else "")
-    with ft.db.write() as session:
-        pin.require_pin(session, given or None, purpose=purpose)
+    actions.require_pin(engine.ft, pin=given or None, purpose=purpose)

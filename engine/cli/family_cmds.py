@@ -15,8 +15,6 @@ from engine.cli.common import (
     read_input,
     require_parental_pin,
 )
-from engine.domain import families
-from engine.schema.profiles import MAX_PROFILE_BYTES, parse_profile_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -41,13 +39,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> Result:
-    profile = parse_profile_text(read_input(args.file, "profile", MAX_PROFILE_BYTES))
-    ft = open_engine(args)
-    change = actions.profile_change(ft, profile)
-    if change.needs_pin:
-        require_parental_pin(ft, "change safety settings", stdin_free=args.file != "-")
-    actions.save_profile(ft, change.profile, actor="system")
-    ft.close()
+    raw = read_input(args.file, "profile", actions.MAX_PROFILE_BYTES)
+    profile = actions.read_profile(raw)
+    with open_engine(args) as engine:
+        change = actions.profile_change(engine.ft, profile)
+        if change.needs_pin:
+            require_parental_pin(engine, "change safety settings", stdin_free=args.file != "-")
+        actions.save_profile(engine.ft, change.profile, actor="system")
     created = change.created
     verb = "imported" if created else "updated"
     return Result({"familyId": profile.family_id, "created": created,
@@ -58,9 +56,8 @@ def cmd_import(args: argparse.Namespace) -> Result:
 def cmd_export(args: argparse.Namespace) -> Result:
     if args.out:
         check_output_file(Path(args.out), "the profile")
-    ft = open_engine(args)
-    document = actions.load_profile(ft, args.family_id).to_json()
-    ft.close()
+    with open_engine(args) as engine:
+        document = actions.load_profile(engine.ft, args.family_id).to_json()
     if args.out:
         write_json_private(Path(args.out), document)  # refuses a directory, device or pipe
         return Result({"familyId": args.family_id, "path": args.out},
@@ -69,26 +66,19 @@ def cmd_export(args: argparse.Namespace) -> Result:
 
 
 def cmd_list(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    with ft.db.read() as session:
-        rows = []
-        for fam in families.list_families(session):
-            profile = families.get_profile(session, family_id=fam.id)
-            rows.append({"familyId": fam.id, "familyName": fam.family_name,
-                         "members": len(profile.members), "demo": fam.is_demo})
-    ft.close()
+    with open_engine(args) as engine:
+        rows = [{"familyId": f.family_id, "familyName": f.family_name,
+                 "members": f.members, "demo": f.demo}
+                for f in actions.family_summaries(engine.ft)]
     text = "\n".join(f"{r['familyId']:<24} {r['members']} members"
                      f"{' (demo)' if r['demo'] else ''}" for r in rows) or "no families"
     return Result({"families": rows}, text)
 
 
 def cmd_delete(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    with ft.db.read() as session:
-        families.get_profile(session, family_id=args.family_id)  # NotFound before any PIN
-    require_parental_pin(ft, "delete a family")
-    with ft.db.write() as session:
-        families.delete_family(session, family_id=args.family_id)
-    ft.close()
+    with open_engine(args) as engine:
+        actions.require_family(engine.ft, family_id=args.family_id)  # NotFound before any PIN
+        require_parental_pin(engine, "delete a family")
+        actions.delete_family(engine.ft, family_id=args.family_id)
     return Result({"familyId": args.family_id, "deleted": True},
                   f"deleted family {args.family_id}")

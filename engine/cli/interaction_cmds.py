@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
+from engine import app as actions
 from engine.cli.common import Result, open_engine, read_input
-from engine.domain.interaction_input import MAX_IMPORT_BYTES, OUTCOMES, parse_interaction_lines
-from engine.domain.interactions import InteractionLog, InteractionView
-from engine.schema.context import parse_context
-from engine.schema.profiles import load_json_text
-
-MAX_CONTEXT_BYTES = 64 * 1024
 
 
 def _positive(text: str) -> int:
@@ -33,7 +27,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add.add_argument("--family", required=True, metavar="F")
     add.add_argument("--member", required=True, metavar="M")
     add.add_argument("--item", required=True, metavar="ID")
-    add.add_argument("--outcome", required=True, choices=OUTCOMES)
+    add.add_argument("--outcome", required=True, choices=actions.OUTCOMES)
     add.add_argument("--rating", type=int, metavar="N", help="1-5, only with --outcome rated")
     add.add_argument("--note", metavar="TEXT", help="free text (scrubbed before it is stored)")
     add.add_argument(
@@ -58,7 +52,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     lst.set_defaults(func=cmd_list)
 
 
-def _line(view: InteractionView) -> str:
+def _line(view: actions.InteractionView) -> str:
     rating = f" ({view.rating}/5)" if view.rating is not None else ""
     return (
         f"#{view.id:<6} {view.created_at:%Y-%m-%d %H:%M} {view.member_id:<16} "
@@ -67,50 +61,39 @@ def _line(view: InteractionView) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> Result:
-    raw = load_json_text(
-        read_input(args.context, "context", MAX_CONTEXT_BYTES), "context", MAX_CONTEXT_BYTES
-    )
-    context = parse_context(raw, path="context")
-    ft = open_engine(args)
-    try:
-        view = InteractionLog(ft).record_interaction(
-            args.family,
-            args.member,
-            args.item,
-            args.outcome,
+    context = actions.read_context(read_input(args.context, "context", actions.MAX_CONTEXT_BYTES))
+    with open_engine(args) as engine:
+        view = actions.add_interaction(
+            engine.log,
+            family_id=args.family,
+            member_id=args.member,
+            item_id=args.item,
+            outcome=args.outcome,
             rating=args.rating,
             context=context,
             note=args.note,
         )
-    finally:
-        ft.close()
     return Result(view.to_json(), f"recorded {_line(view)}")
 
 
 def cmd_import(args: argparse.Namespace) -> Result:
-    records, labels = parse_interaction_lines(
-        read_input(args.file, "interactions file", MAX_IMPORT_BYTES)
+    interactions = actions.read_interaction_file(
+        read_input(args.file, "interactions file", actions.MAX_IMPORT_BYTES)
     )
-    ft = open_engine(args)
-    started = time.perf_counter()
-    try:
-        count = InteractionLog(ft).record_many(args.family, records, labels=labels)
-    finally:
-        ft.close()
-    seconds = round(time.perf_counter() - started, 3)
+    with open_engine(args) as engine:
+        done = actions.import_interactions(
+            engine.log, family_id=args.family, interactions=interactions
+        )
     return Result(
-        {"familyId": args.family, "imported": count, "seconds": seconds},
-        f"imported {count} interactions into {args.family} in {seconds:.1f} s",
+        {"familyId": args.family, "imported": done.count, "seconds": done.seconds},
+        f"imported {done.count} interactions into {args.family} in {done.seconds:.1f} s",
     )
 
 
 def cmd_list(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    try:
-        views = InteractionLog(ft).get_interaction_history(
-            args.family, member_id=args.member, limit=args.limit
+    with open_engine(args) as engine:
+        views = actions.list_interactions(
+            engine.log, family_id=args.family, member_id=args.member, limit=args.limit
         )
-    finally:
-        ft.close()
     text = "\n".join(_line(v) for v in views) or f"no interactions for {args.family}"
     return Result({"interactions": [v.to_json() for v in views]}, text)

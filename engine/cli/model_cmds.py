@@ -6,10 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from engine.app.integration import SimpleFineTuningIntegration
-from engine.base.errors import NotFound
+from engine import app as actions
 from engine.cli.common import Result, open_engine, require_parental_pin
-from engine.domain.interactions import InteractionLog
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -42,16 +40,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_metrics)
 
 
-def _facade(args: argparse.Namespace) -> SimpleFineTuningIntegration:
-    ft = open_engine(args)
-    facade = SimpleFineTuningIntegration(None, InteractionLog(ft))
-    facade.initialize()
-    return facade
-
-
-def _progress(event: Any) -> str | None:
-    name = type(event).__name__
-    if name == "Progress":
+def _progress(event: actions.TrainingEvent) -> str | None:
+    if isinstance(event, actions.TrainingProgress):
         eta = f", about {event.eta_s:.0f} s left" if event.eta_s is not None else ""
         return (
             f"  step {event.step}/{event.total_steps}  loss {event.loss:.4f}  "
@@ -62,18 +52,17 @@ def _progress(event: Any) -> str | None:
 
 
 def cmd_train(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
     quiet = args.quiet
-    outcome: Any = None
-    try:
-        for event in facade.train_family_model(args.family, force=args.force):
+    outcome: actions.TrainingEvent | None = None
+    with open_engine(args) as engine:
+        for event in actions.train(engine.models(), family_id=args.family, force=args.force):
             outcome = event
             line = None if quiet else _progress(event)
             if line:
                 sys.stderr.write(line + "\n")
                 sys.stderr.flush()
-    finally:
-        facade.close()
+    if not isinstance(outcome, actions.TrainOutcome):  # the stream always ends with one
+        raise RuntimeError("the training job ended without an outcome")
     doc = outcome.to_json()
     verb = (
         ("activated" if doc["activated"] else "kept inactive") if doc["created"] else "not created"
@@ -85,9 +74,8 @@ def cmd_train(args: argparse.Namespace) -> Result:
 
 
 def cmd_list(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
-    versions = [v.to_json() for v in facade.get_all_family_models()]
-    facade.close()
+    with open_engine(args) as engine:
+        versions = [v.to_json() for v in actions.list_models(engine.models())]
     lines = [
         f"{v['familyId']:<20} v{v['version']:<3} {v['status']:<9} "
         f"perf {v['performanceScore']} safety {v['safetyScore']}"
@@ -97,18 +85,15 @@ def cmd_list(args: argparse.Namespace) -> Result:
 
 
 def cmd_info(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
-    try:
-        info = facade.get_family_model_info(args.family_id)
-        versions = [v.to_json() for v in facade.store.versions(args.family_id)]
-        waiting = facade.learning_engine.interactions_since_last_model(args.family_id)
-    finally:
-        facade.close()
+    with open_engine(args) as engine:
+        found = actions.model_info(engine.models(), family_id=args.family_id)
+    info = found.active
+    versions = [v.to_json() for v in found.versions]
     doc = {
         "familyId": args.family_id,
         "active": info.to_json() if info else None,
         "versions": versions,
-        "interactionsSinceLastModel": waiting,
+        "interactionsSinceLastModel": found.waiting,
     }
     text = (
         f"{args.family_id}: version {info.version} active since "
@@ -121,11 +106,8 @@ def cmd_info(args: argparse.Namespace) -> Result:
 
 
 def cmd_validate(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
-    try:
-        results = facade.validate_all_family_models()
-    finally:
-        facade.close()
+    with open_engine(args) as engine:
+        results = actions.validate_all(engine.models())
     text = "\n".join(f"{f}: {'valid' if ok else 'INVALID'}" for f, ok in results.items())
     return Result(
         {"results": results, "valid": all(results.values())},
@@ -135,33 +117,26 @@ def cmd_validate(args: argparse.Namespace) -> Result:
 
 
 def cmd_rollback(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
-    try:
-        if not facade.store.versions(args.family_id):  # before any PIN is asked
-            raise NotFound(f"family {args.family_id!r} has no model versions")
-        require_parental_pin(facade.ft, "roll back a family model")
-        info = facade.rollback_family_model(args.family_id, args.to)
-    finally:
-        facade.close()
+    with open_engine(args) as engine:
+        models = engine.models()
+        actions.require_versions(models, family_id=args.family_id)  # before any PIN is asked
+        require_parental_pin(engine, "roll back a family model")
+        info = actions.rollback(models, args.family_id, args.to)
     return Result(info.to_json(), f"{args.family_id} now serves version {info.version}")
 
 
 def cmd_delete(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
-    try:
-        if not facade.store.has_models(args.family_id):
-            raise NotFound(f"family {args.family_id!r} has no models")
-        require_parental_pin(facade.ft, "delete family models")
-        facade.delete_family_model(args.family_id)
-    finally:
-        facade.close()
+    with open_engine(args) as engine:
+        models = engine.models()
+        actions.require_models(models, family_id=args.family_id)
+        require_parental_pin(engine, "delete family models")
+        actions.delete_models(models, args.family_id)
     return Result(
         {"familyId": args.family_id, "deleted": True}, f"deleted every model of {args.family_id}"
     )
 
 
 def cmd_metrics(args: argparse.Namespace) -> Result:
-    facade = _facade(args)
-    metrics = facade.get_integration_metrics().to_json()
-    facade.close()
+    with open_engine(args) as engine:
+        metrics = actions.integration_metrics(engine.models()).to_json()
     return Result(metrics, "\n".join(f"{k}: {v}" for k, v in metrics.items()))

@@ -12,13 +12,11 @@ the PIN and the recovery code; only root or the data directory's owner may run i
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from engine import app as actions
 from engine.base.errors import FamtuneError
 from engine.cli.common import Result, open_engine, read_line
-from engine.domain import pin_recovery
 
 
 def register(pin: Any, common: argparse.ArgumentParser) -> None:
@@ -44,13 +42,11 @@ def register(pin: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_pin_recovery_code(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    if not actions.pin_is_set(ft):
-        ft.close()
-        raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")
-    given = read_line("PIN: ")
-    code = actions.new_recovery_code(ft, given)
-    ft.close()
+    with open_engine(args) as engine:
+        if not actions.pin_is_set(engine.ft):
+            raise FamtuneError("no parental PIN is set; set one with 'famtune-engine pin set'")
+        given = read_line("PIN: ")
+        code = actions.new_recovery_code(engine.ft, given)
     return Result(
         {"recoveryCode": code},
         f"recovery code {code} (shown once: write it down and keep it away from the device)",
@@ -58,11 +54,10 @@ def cmd_pin_recovery_code(args: argparse.Namespace) -> Result:
 
 
 def cmd_pin_recover(args: argparse.Namespace) -> Result:
-    ft = open_engine(args)
-    code = read_line("Recovery code: ")
-    new = read_line("New PIN: ")
-    result = actions.recover_pin(ft, code, new)
-    ft.close()
+    with open_engine(args) as engine:
+        code = read_line("Recovery code: ")
+        new = read_line("New PIN: ")
+        result = actions.recover_pin(engine.ft, code, new)
     if not result.ok:
         raise FamtuneError(result.message)
     return Result(
@@ -75,14 +70,8 @@ def cmd_pin_recover(args: argparse.Namespace) -> Result:
 def cmd_pin_reset(args: argparse.Namespace) -> Result:
     if not args.yes:
         raise FamtuneError("this clears the parental PIN; run it again with --yes to do it")
-    ft = open_engine(args)
-    owner = ft.data.root.stat().st_uid
-    if os.geteuid() not in (0, owner):
-        ft.close()
-        raise FamtuneError("only root or the owner of the data directory may reset the PIN")
-    with ft.db.write() as session:
-        was_set = pin_recovery.reset_pin(session)
-    ft.close()
+    with open_engine(args) as engine:
+        was_set = actions.reset_pin(engine.ft).was_set
     return Result(
         {"pinSet": False, "wasSet": was_set},
         "parental PIN cleared: choose a new one under Parents in the app",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine import app as actions
 from engine.base.errors import ValidationFailed
 from engine.cli.common import Result, open_engine, read_input
-from engine.domain import families
 
 MAX_TEXT_BYTES = 1024 * 1024
 
@@ -49,22 +49,14 @@ def _read_text(arg: str) -> str:
 
 
 def cmd_scrub(args: argparse.Namespace) -> Result:
-    from engine.privacy import PrivacyFilter, PrivacyLevel
-
     text = _read_text(args.text)
-    ft = open_engine(args)
-    try:
-        with ft.db.read() as session:
-            profile = families.get_profile(session, family_id=args.family)
-        wanted = args.level or getattr(ft.config, "privacy_level", "standard")
-        # Anything but an explicit "standard" keeps no free text (fail closed).
-        level: PrivacyLevel = "standard" if wanted == "standard" else "strict"
-    finally:
-        ft.close()
-    result = PrivacyFilter(profile, level=level).scrub(text)
+    with open_engine(args) as engine:
+        scrubbed = actions.scrub_text(engine.ft, family_id=args.family, text=text,
+                                      level=args.level)
+    result = scrubbed.result
     summary = (
         result.text
-        if level == "standard"
+        if scrubbed.level == "standard"
         else (f"(strict: no text kept; {len(result.entities)} entities found)")
     )
     return Result(result.to_json(), summary)

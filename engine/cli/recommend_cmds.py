@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine import app as actions
 from engine.cli.common import Result, open_engine, read_input
-from engine.recommend.service import RecommendationService
-from engine.safety.windows import local_moment
-from engine.schema.context import context_from_clock, parse_context
-from engine.schema.profiles import load_json_text
-
-MAX_CONTEXT_BYTES = 64 * 1024
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -30,18 +25,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_recommend(args: argparse.Namespace) -> Result:
+    context = None  # now, the whole family
     if args.context:
-        raw = load_json_text(read_input(args.context, "context", MAX_CONTEXT_BYTES), "context")
-        context = parse_context(raw, path="context")
-    else:
-        context = context_from_clock(local_moment(None))
-    ft = open_engine(args)
-    service = RecommendationService(ft)
-    try:
-        batch = service.recommend(args.family, context, args.member, n=args.n)
-    finally:
-        service.close()
-        ft.close()
+        raw = read_input(args.context, "context", actions.MAX_CONTEXT_BYTES)
+        context = actions.read_context(raw)
+    with open_engine(args) as engine:
+        batch = actions.recommend(
+            engine.facade, args.family, context, args.member, n=args.n
+        ).batch
     lines = [
         f"{i}. {r.title} [{r.category}, {r.source.value}] - {r.reason}"
         for i, r in enumerate(batch.recommendations, 1)

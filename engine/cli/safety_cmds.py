@@ -6,13 +6,9 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from engine import app as actions
 from engine.base.errors import ValidationFailed
 from engine.cli.common import Result, open_engine, read_input
-from engine.domain import families
-from engine.safety import SafetyValidator, parse_item
-from engine.schema.profiles import load_json_text
-
-MAX_ITEM_BYTES = 64 * 1024
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -52,25 +48,11 @@ def parse_at(text: str | None) -> datetime | None:
 
 def cmd_check(args: argparse.Namespace) -> Result:
     at = parse_at(args.at)
-    item = parse_item(load_json_text(read_input(args.item, "item", MAX_ITEM_BYTES), "item"))
-    ft = open_engine(args)
-    validator = SafetyValidator(rating_cap=ft.config.max_content_rating_cap)
-    try:
-        with ft.db.read() as session:
-            profile = families.get_profile(session, family_id=args.family)
-        verdict = validator.check(profile, item, members=args.member, at=at)
-        if not verdict.allowed:
-            from engine.domain.audit import record_event
-
-            with ft.db.write() as session:
-                record_event(
-                    session,
-                    event_type="safety_block",
-                    family_id=profile.family_id,
-                    details={"itemId": item.id, "codes": verdict.codes},
-                )
-    finally:
-        ft.close()
+    item = actions.read_item(read_input(args.item, "item", actions.MAX_ITEM_BYTES))
+    with open_engine(args) as engine:
+        verdict = actions.check_item(
+            engine.ft, family_id=args.family, item=item, members=args.member, at=at
+        ).verdict
     word = "allowed" if verdict.allowed else "blocked"
     text = f"{item.id}: {word} (safety score {verdict.safety_score:.2f})"
     if verdict.reasons:

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.base.errors import FamtuneError, ValidationFailed
+from engine import app as actions
 from engine.cli.common import Result, open_engine
-from engine.domain import families
-from engine.domain.catalog import Catalog
-from engine.sim.recommenders import app_recommender
-from engine.sim.simulator import MAX_RECORDS, FamilySimulator, Recommender, Record
-from engine.sim.tastes import ARCHETYPES, Archetype
-
-RECORDS_PER_DAY = 10  # a rough rate, only for the first guess of a start date
 
 
 def _count(text: str) -> int:
@@ -25,8 +16,8 @@ def _count(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_RECORDS:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_RECORDS}")
+    if not 1 <= value <= actions.MAX_RECORDS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {actions.MAX_RECORDS}")
     return value
 
 
@@ -57,7 +48,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", required=True, type=_count, metavar="N",
                    help="how many interactions to generate")  # fmt: skip
     p.add_argument("--seed", required=True, type=_seed, metavar="S")
-    p.add_argument("--archetype", choices=ARCHETYPES, default="random",
+    p.add_argument("--archetype", choices=actions.ARCHETYPES, default="random",
                    help="the family's hidden leaning (default: random)")  # fmt: skip
     p.add_argument(
         "--start",
@@ -73,92 +64,33 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_simulate)
 
 
-def _midnight(at: datetime) -> datetime:
-    return at.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _shift(records: list[Record], by: timedelta) -> list[Record]:
-    moved: list[Record] = []
-    for record in records:
-        context = dict(record["context"])
-        context["at"] = (datetime.fromisoformat(context["at"]) + by).isoformat()
-        at = (datetime.fromisoformat(record["at"]) + by).isoformat()
-        moved.append({**record, "context": context, "at": at})
-    return moved
-
-
-def _recent_history(sim: FamilySimulator, n: int, shows: Recommender) -> list[Record]:
-    """``n`` records that end in the week before now: a first run measures how long the
-    history lasts, a second starts that long ago, and whole weeks of shift (weekdays and times
-    of day stay true) make up for the difference."""
-    now = datetime.now().astimezone()
-    probe = sim.simulate(n, shows, start=_midnight(now) - timedelta(days=n // RECORDS_PER_DAY + 1))
-    if not probe:
-        return probe
-    span = datetime.fromisoformat(probe[-1]["at"]) - datetime.fromisoformat(probe[0]["at"])
-    records = sim.simulate(n, shows, start=_midnight(now - span) - timedelta(days=1))
-    end = datetime.fromisoformat(records[-1]["at"])
-    limit = now - timedelta(minutes=1)
-    weeks = -((end - limit) // timedelta(weeks=1)) - 1  # the most weeks that keep end <= limit
-    return _shift(records, timedelta(weeks=weeks)) if weeks else records
-
-
-def _write_jsonl(path: Path, records: list[Record]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def cmd_simulate(args: argparse.Namespace) -> Result:
-    archetype: Archetype = args.archetype
+    archetype: actions.Archetype = args.archetype
     out = Path(args.out) if args.out else None
-    if out is not None and not out.parent.is_dir():
-        raise FamtuneError(f"cannot write {out}: {out.parent} is not a directory")
-    ft = open_engine(args)
-    try:
-        with ft.db.read() as session:
-            profile = families.get_profile(session, family_id=args.family)
-        catalog = Catalog(ft).items()
-        sim = FamilySimulator(profile, catalog, args.seed, archetype=archetype)
-        shows = app_recommender(profile, catalog, seed=args.seed)
-        n = args.interactions
-        if args.start is None:
-            records = _recent_history(sim, n, shows)
-        else:
-            records = sim.simulate(n, shows, start=args.start)
-            if records and datetime.fromisoformat(records[-1]["at"]) > datetime.now(timezone.utc):
-                raise ValidationFailed(
-                    "start",
-                    f"{n} interactions from {args.start.isoformat()} would run into "
-                    "the future; choose an earlier --start",
-                )
-        if out is None:
-            from engine.domain.interactions import InteractionLog
-
-            InteractionLog(ft).record_many(args.family, records)
-        else:
-            _write_jsonl(out, records)
-    finally:
-        ft.close()
-    counts = Counter(r["outcome"] for r in records)
+    with open_engine(args) as engine:
+        done = actions.simulate(
+            engine.log,
+            family_id=args.family,
+            count=args.interactions,
+            seed=args.seed,
+            archetype=archetype,
+            start=args.start,
+            out=out,
+        )
+    counts = done.outcomes
     data: dict[str, Any] = {
-        "familyId": args.family, "interactions": len(records),
-        "accepted": counts["accepted"], "dismissed": counts["dismissed"],
-        "completed": counts["completed"], "rated": counts["rated"], "shown": counts["shown"],
-        "from": records[0]["at"] if records else None,
-        "to": records[-1]["at"] if records else None,
+        "familyId": args.family, "interactions": done.count,
+        "accepted": counts.get("accepted", 0), "dismissed": counts.get("dismissed", 0),
+        "completed": counts.get("completed", 0), "rated": counts.get("rated", 0),
+        "shown": counts.get("shown", 0),
+        "from": done.first, "to": done.last,
         "seed": args.seed, "archetype": archetype,
     }  # fmt: skip
     if out is not None:
         data["out"] = str(out)
     where = f"wrote them to {out}" if out is not None else "stored them"
-    text = (f"simulated {len(records)} interactions for {args.family} "
-            f"({counts['accepted']} accepted, {counts['dismissed']} dismissed, "
-            f"{counts['completed']} completed, {counts['rated']} rated) from {data['from']} "
+    text = (f"simulated {done.count} interactions for {args.family} "
+            f"({data['accepted']} accepted, {data['dismissed']} dismissed, "
+            f"{data['completed']} completed, {data['rated']} rated) from {data['from']} "
             f"to {data['to']}; {where}")  # fmt: skip
     return Result(data, text)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
-from engine.domain.pin_recovery import Recovery
+from engine.app import Recovery
 from famtune_gui.fmt import plain_error
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import role

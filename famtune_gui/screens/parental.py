@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
+from engine.app import FamilyProfile, PinCheck
 from engine.base.errors import ValidationFailed
-from engine.domain.pin import PinCheck
-from engine.schema.profiles import FamilyProfile
 from famtune_gui.fmt import field_words, plain_error
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.recovery import open_recovery, show_code

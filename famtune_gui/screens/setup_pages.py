@@ -18,9 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.app import CATEGORIES, SCREENS
 from engine.base.vocabulary import RATINGS
-from engine.domain.catalog import CATEGORIES
-from engine.schema.profiles import SCREENS
 from famtune_gui.fmt import SCHOOL_NIGHTS, slug, span_text, words
 from famtune_gui.recovery import CodeCard
 from famtune_gui.theme import role

@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from engine.app import TimeRestriction
 from engine.base.errors import FamtuneError, ValidationFailed
-from engine.schema.profiles import TimeRestriction
 
 log = logging.getLogger(__name__)
 

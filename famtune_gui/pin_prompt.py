@@ -11,8 +11,7 @@ from functools import partial
 from PySide6.QtWidgets import QWidget
 
 from engine import app as actions
-from engine.domain.home import Famtune
-from engine.domain.pin import PinCheck
+from engine.app import Famtune, PinCheck
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.dialogs import PinDialog
 

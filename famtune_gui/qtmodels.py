@@ -14,7 +14,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from engine.db.tables import AuditEvent
+from engine.app import AuditEvent
 from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.fmt import local
 

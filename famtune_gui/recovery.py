@@ -17,15 +17,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
-from engine.domain.pin_recovery import Recovery
+from engine.app import Recovery
 from famtune_gui.fmt import plain_error
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import role
 from famtune_gui.widgets.dialogs import TouchDialog
-from famtune_gui.widgets.keypad import PinPad
+from famtune_gui.widgets.keypad import PinPad, PinTwice
 from famtune_gui.widgets.limited_edit import LimitedField
 
 CODE_LENGTH = 19  # ABCD-EFGH-JKMN-PQRS
+NEW_PIN = "Choose a new PIN (4 to 8 digits)"
 
 
 class CodeCard(QLabel):
@@ -45,7 +46,6 @@ class RecoveryDialog(TouchDialog):
         super().__init__("Forgot the PIN?", parent)
         self.session = session
         self.code = ""
-        self._first: str | None = None
         self.new_code: str | None = None
         self.steps = QStackedWidget()
         self.layout_.addWidget(self.steps, 1)
@@ -65,7 +65,8 @@ class RecoveryDialog(TouchDialog):
         col.addStretch(1)
         self.steps.addWidget(code_page)
 
-        self.pad = PinPad("Choose a new PIN (4 to 8 digits)")
+        self.pad = PinPad(NEW_PIN)
+        self.twice = PinTwice(self.pad, NEW_PIN)
         self.steps.addWidget(self.pad)
 
         done_page = QWidget()
@@ -123,16 +124,9 @@ class RecoveryDialog(TouchDialog):
         elif self.step == "done":
             self.accept()
 
-    def _pin(self, pin: str) -> None:
-        if self._first is None:
-            self._first = pin
-            self.pad.title.setText("Enter the new PIN again")
-            self.pad.set_message("")
-            return
-        if pin != self._first:
-            self._first = None
-            self.pad.title.setText("Choose a new PIN (4 to 8 digits)")
-            self.pad.set_message("The two PINs were different. Start again.", error=True)
+    def _pin(self, entered: str) -> None:
+        pin = self.twice.entered(entered)
+        if pin is None:
             return
         self.pad.set_message("Checking the code…")
         self.pad.setEnabled(False)
@@ -157,8 +151,7 @@ class RecoveryDialog(TouchDialog):
             self.session.notify("New PIN set with the recovery code.")
             return
         # a wrong code: back to the code, with the engine's words and its wait
-        self._first = None
-        self.pad.title.setText("Choose a new PIN (4 to 8 digits)")
+        self.twice.start_over()
         self.pad.set_message("")
         self.steps.setCurrentIndex(0)
         self.next_button.show()
@@ -174,7 +167,7 @@ class RecoveryDialog(TouchDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self.pad.setEnabled(True)
-        self._first = None
+        self.twice.start_over()
         self.steps.setCurrentIndex(0)
         self.next_button.show()
         self.code_field.show_note(plain_error(exc, "checking the recovery code"))

@@ -9,7 +9,6 @@ to its signals.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
 import sys
 import threading
@@ -25,12 +24,9 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from engine import app as actions
+from engine.app import FamilyProfile, Famtune, TrainingEvent, utcnow
 from engine.app.integration import SimpleFineTuningIntegration
 from engine.base.errors import FamtuneError
-from engine.db.tables import utcnow
-from engine.domain.home import Famtune
-from engine.personalize.events import TrainingEvent
-from engine.schema.profiles import FamilyProfile
 from famtune_gui.bridge import Bridge, GeneratorWorker, Lane
 from famtune_gui.fmt import plain_error
 from famtune_gui.metrics_hub import MetricsHub
@@ -384,7 +380,7 @@ class EngineSession(QObject):
             return
 
         def due() -> bool:
-            if self.train_factory == self._real_training and not training_available():
+            if self.train_factory == self._real_training and not actions.training_available():
                 return False
             try:
                 ready, reason = self.facade.training_due(family_id)
@@ -427,14 +423,6 @@ class EngineSession(QObject):
             self.ft.close()
         except Exception:  # closing must not fail the exit
             log.exception("closing the engine")
-
-
-def training_available() -> bool:
-    """Whether this build has the training pipeline (``engine.personalize.pipeline``)."""
-    try:
-        return importlib.util.find_spec("engine.personalize.pipeline") is not None
-    except ImportError:
-        return False
 
 
 def _is_database_error(exc: BaseException) -> bool:

@@ -1,5 +1,5 @@
 """How a training event reads on screen: one sentence (and the numbers a chart wants) for
-each kind of :data:`engine.personalize.events.TrainingEvent` (the worker's Progress, Phase,
+each kind of :data:`engine.app.TrainingEvent` (the worker's Progress, Phase,
 Checkpointed, MemoryAdjusted and Done, then the job's TrainOutcome). Those modules are
 light: nothing of the training stack loads with the GUI."""
 
@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.personalize.events import TrainingEvent, TrainOutcome
-from engine.training.events import Checkpointed, MemoryAdjusted, Phase, Progress
+from engine.app import (
+    Checkpointed,
+    MemoryAdjusted,
+    TrainingEvent,
+    TrainingPhase,
+    TrainingProgress,
+    TrainOutcome,
+)
 from famtune_gui.fmt import score
 
 
@@ -63,7 +69,7 @@ def outcome_text(doc: dict[str, Any]) -> str:
 
 
 def describe(event: TrainingEvent) -> TrainingUpdate:
-    if isinstance(event, Progress):
+    if isinstance(event, TrainingProgress):
         step, total = event.step, event.total_steps
         parts = [f"Step {step} of {total}", f"loss {event.loss:.3f}"]
         if event.tokens_per_s:
@@ -82,7 +88,7 @@ def describe(event: TrainingEvent) -> TrainingUpdate:
     if isinstance(event, TrainOutcome):
         doc = event.to_json()
         return TrainingUpdate("outcome", outcome_text(doc), fraction=1.0, outcome=doc)
-    if isinstance(event, Phase):
+    if isinstance(event, TrainingPhase):
         text = event.message or PHASES.get(event.name, event.name.replace("_", " "))
         return TrainingUpdate("phase", text[:1].upper() + text[1:])
     if isinstance(event, MemoryAdjusted):

@@ -168,3 +168,70 @@ def test_the_cli_contract_forbids_every_floor_below_the_application_layer() -> N
     below = floors - {f"engine.{name}" for name in ("app", "base", "cli")}
     assert below <= set(contract["forbidden_modules"])
     assert contract.get("allow_indirect_imports") is True  # through engine.app, by design
+
+
+# The GUI is the application layer's other caller: a screen runs actions and shows what they
+# return, and the types, constants and events it shows come from engine.app too.
+GUI_MAY_IMPORT = ("engine.app", "engine.base")
+
+
+def _allowed_for_gui(name: str) -> bool:
+    return any(name == ok or name.startswith(ok + ".") for ok in GUI_MAY_IMPORT)
+
+
+def test_the_gui_imports_only_the_application_layer_and_base() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "famtune_gui").rglob("*.py")
+        for name in _engine_imports(path)
+        if not _allowed_for_gui(name)
+    ]
+    assert offenders == []
+
+
+def test_the_gui_boundary_check_catches_a_lower_floor(tmp_path: Path) -> None:
+    """The check above would fail if a screen imported engine.domain, a seed name of it
+    (engine.core) or the CLI, in any spelling."""
+    probe = tmp_path / "probe_screen.py"
+    probe.write_text(
+        "from engine import app as actions\n"
+        "from engine.app import FamilyProfile\n"
+        "from engine.base.errors import FamtuneError\n"
+        "from engine.domain import pin\n"
+        "import engine.core\n"
+        "def f():\n"
+        "    from engine.schema.profiles import FamilyProfile\n"
+        "    from engine import cli\n"
+    )
+    bad = [n for n in _engine_imports(probe) if not _allowed_for_gui(n)]
+    assert bad == ["engine.domain", "engine.core", "engine.schema.profiles", "engine.cli"]
+
+
+def test_the_gui_uses_no_database_library() -> None:
+    """Queries belong to the floors under engine.app; the GUI shows what actions return."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "famtune_gui").rglob("*.py")
+        for name in _imports(path, top_level_only=False)
+        if name.split(".")[0] in ("sqlmodel", "sqlalchemy")
+    ]
+    assert offenders == []
+
+
+def test_the_gui_contract_forbids_every_floor_below_the_application_layer() -> None:
+    """A new floor is forbidden to the GUI as soon as it exists (lint-imports checks it), and
+    so are the seed's top-level names of lower floors."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contract = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["type"] == "forbidden" and c["source_modules"] == ["famtune_gui"]
+    )
+    floors = {f"engine.{floor}" for floor in _floors() if floor != "migrations"}
+    below = floors - {f"engine.{name}" for name in ("app", "base", "cli")}
+    forbidden = set(contract["forbidden_modules"])
+    assert below <= forbidden
+    assert {"engine.core", "engine.interactions", "sqlalchemy", "sqlmodel"} <= forbidden
+    assert contract.get("allow_indirect_imports") is True  # through engine.app, by design

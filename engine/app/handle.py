@@ -24,6 +24,9 @@ from engine.base.config import FineTuningConfig
 from engine.domain.home import Famtune
 from engine.domain.interactions import InteractionLog
 
+# Famtune: the type of ``Engine.ft``, the part most actions take first
+__all__ = ["Engine", "Famtune"]
+
 
 class Engine:
     """A data directory (``ft``), its interaction log (``log``) and its facade (``facade``)."""

@@ -9,8 +9,34 @@ from typing import Any
 
 from engine.app.families import load_profile
 from engine.app.integration import SimpleFineTuningIntegration
-from engine.recommend.service import Batch
-from engine.schema.context import RequestContext
+from engine.general.recommendation import Recommendation, Source
+from engine.recommend.service import LOW_MEMORY_REASON, Batch, Fallback
+from engine.schema.context import (
+    DAYS,
+    TIMES_OF_DAY,
+    WEEKEND_DAYS,
+    RequestContext,
+    day_of_week_for,
+    time_of_day_for,
+)
+
+# What a screen needs to ask for ideas and show them: the moment's words (times of day, days,
+# the weekend, the moment of a clock) and the batch with where each idea came from.
+__all__ = [
+    "DAYS",
+    "LOW_MEMORY_REASON",
+    "TIMES_OF_DAY",
+    "WEEKEND_DAYS",
+    "Batch",
+    "Fallback",
+    "Ideas",
+    "Recommendation",
+    "Source",
+    "day_of_week_for",
+    "recommend",
+    "record",
+    "time_of_day_for",
+]
 
 
 @dataclass(frozen=True)

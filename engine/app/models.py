@@ -11,14 +11,20 @@ from engine.app.integration import IntegrationMetrics, SimpleFineTuningIntegrati
 from engine.base.errors import NotFound
 from engine.domain.modelstore import VersionInfo
 from engine.personalize.events import TrainingEvent, TrainOutcome
+from engine.training.events import Checkpointed, MemoryAdjusted
+from engine.training.events import Phase as TrainingPhase
 from engine.training.events import Progress as TrainingProgress
 
 __all__ = [
+    "Checkpointed",
+    "MemoryAdjusted",
     "ModelInfo",
     "ModelsOverview",
     "TrainOutcome",
     "TrainingEvent",
+    "TrainingPhase",
     "TrainingProgress",
+    "VersionInfo",
     "delete_models",
     "integration_metrics",
     "list_models",
@@ -29,6 +35,7 @@ __all__ = [
     "rollback",
     "set_personalization",
     "train",
+    "training_available",
     "validate_all",
 ]
 
@@ -102,6 +109,17 @@ def model_info(facade: SimpleFineTuningIntegration, *, family_id: str) -> ModelI
     versions = facade.store.versions(family_id)
     waiting = facade.learning_engine.interactions_since_last_model(family_id)
     return ModelInfo(family_id, active, versions, waiting)
+
+
+def training_available() -> bool:
+    """Whether this build has the training pipeline (``engine.personalize.pipeline``); found
+    without importing it, so asking loads nothing of the training stack."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("engine.personalize.pipeline") is not None
+    except ImportError:
+        return False
 
 
 def train(

@@ -12,16 +12,22 @@ from engine.db.tables import AuditEvent
 from engine.domain import audit, pin_recovery
 from engine.domain import pin as parental
 from engine.domain.audit import EVENT_TYPES as AUDIT_EVENT_TYPES
+from engine.domain.audit import ChainReport
 from engine.domain.home import Famtune
 from engine.domain.pin import PinCheck, PinRejected, validate_pin
+from engine.domain.pin_recovery import Recovery
 
 __all__ = [
     "AUDIT_EVENT_TYPES",
+    "AuditEvent",
+    "ChainReport",
     "PinCheck",
     "PinRejected",
     "PinReset",
+    "Recovery",
     "audit_trail",
     "check_pin",
+    "fresh_recovery_code",
     "has_recovery_code",
     "kiosk_exit",
     "list_audit",
@@ -76,6 +82,12 @@ def set_pin_with_code(ft: Famtune, new_pin: str, now: datetime) -> str:
         return pin_recovery.issue_recovery_code(session)
 
 
+def fresh_recovery_code() -> str:
+    """A code to show before the first PIN is set (first-run setup): nothing is stored here;
+    :func:`engine.app.families.create_family` stores its hash with the PIN."""
+    return pin_recovery.new_recovery_code()
+
+
 def new_recovery_code(ft: Famtune, pin: str | None = None) -> str:
     """A new recovery code for the PIN, replacing the old one. The GUI asks after its PIN
     gate opened; ``pin`` (the CLI) is checked here, in the same transaction."""
@@ -94,7 +106,7 @@ def has_recovery_code(ft: Famtune) -> bool:
 
 def recover_pin(
     ft: Famtune, code: str, new_pin: str, now: datetime | None = None
-) -> pin_recovery.Recovery:
+) -> Recovery:
     with ft.db.write() as session:
         return pin_recovery.recover_pin(session, code, new_pin, now=now)
 
@@ -117,7 +129,7 @@ def list_audit(
         )
 
 
-def verify_audit(ft: Famtune) -> audit.ChainReport:
+def verify_audit(ft: Famtune) -> ChainReport:
     with ft.db.read() as session:
         return audit.verify_chain(session)
 

@@ -9,11 +9,13 @@ from typing import Any
 from sqlmodel import col, select
 
 from engine.base.config_load import ResolvedConfig
-from engine.db.tables import ModelVersion
+from engine.db.tables import ModelVersion, utcnow
 from engine.domain import families
 from engine.domain.home import Famtune
 
-__all__ = ["HomeStatus", "effective_config", "home_status"]
+# utcnow: the clock the engine stamps its rows with (the GUI's default clock, so a screen and
+# the audit trail agree on what "now" is)
+__all__ = ["HomeStatus", "effective_config", "home_status", "utcnow"]
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
+from engine.app import FamilyProfile, name_parts
 from engine.base.errors import ValidationFailed
-from engine.safety.validator import name_parts
-from engine.schema.profiles import FamilyProfile
 from famtune_gui.fmt import field_words, plain_error, slug, words
 from famtune_gui.pin_prompt import with_pin
 from famtune_gui.qtmodels import ObjectListModel

@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
-from engine.domain.pin_recovery import new_recovery_code
-from engine.schema.profiles import FamilyProfile
+from engine.app import FamilyProfile, fresh_recovery_code
 from famtune_gui.fmt import plain_error, slug
 from famtune_gui.screens.setup_pages import (
     CodePage,
@@ -171,7 +170,7 @@ class FirstRunScreen(QWidget):
         last = index == len(self.steps)
         self.next_button.setText("Finish" if last else "Next")
         if page is self.code_page and not self.code_page.card.text():
-            self.code_page.set_code(new_recovery_code())
+            self.code_page.set_code(fresh_recovery_code())
         focus = getattr(page, "field", None) or getattr(page, "name", None)
         edit = getattr(focus, "edit", None)
         if edit is not None:

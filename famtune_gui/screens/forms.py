@@ -11,7 +11,7 @@ from typing import Any, get_args
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.schema.profiles import CommunicationStyle, Difficulty, LearningStyle, Role, SafetyLevel
+from engine.app import CommunicationStyle, Difficulty, LearningStyle, Role, SafetyLevel
 from famtune_gui.fmt import words
 from famtune_gui.theme import role
 from famtune_gui.widgets.chips import ChipEditor

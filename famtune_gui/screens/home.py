@@ -14,11 +14,20 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from engine import app as actions
-from engine.general.recommendation import Recommendation, Source
-from engine.recommend.service import LOW_MEMORY_REASON, Batch, Fallback
-from engine.safety import member_name
-from engine.schema.context import DAYS, TIMES_OF_DAY, WEEKEND_DAYS, day_of_week_for, time_of_day_for
-from engine.schema.profiles import FamilyProfile
+from engine.app import (
+    DAYS,
+    LOW_MEMORY_REASON,
+    TIMES_OF_DAY,
+    WEEKEND_DAYS,
+    Batch,
+    Fallback,
+    FamilyProfile,
+    Recommendation,
+    Source,
+    day_of_week_for,
+    member_name,
+    time_of_day_for,
+)
 from famtune_gui.fmt import words
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.session import EngineSession

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
-from engine.domain.modelstore import VersionInfo
+from engine.app import VersionInfo
 from famtune_gui.fmt import local, score, when
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.session import EngineSession

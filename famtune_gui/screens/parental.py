@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
+from engine.app import FamilyProfile, PinCheck
 from engine.base.errors import ValidationFailed
-from engine.domain.pin import PinCheck
-from engine.schema.profiles import FamilyProfile
 from famtune_gui.fmt import field_words, plain_error
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.recovery import open_recovery, show_code
@@ -32,7 +31,7 @@ from famtune_gui.screens.parental_safety import ContentLimits, TimeLimits, scrol
 from famtune_gui.session import EngineSession
 from famtune_gui.theme import icon, role
 from famtune_gui.widgets.dialogs import PinDialog
-from famtune_gui.widgets.keypad import PinPad
+from famtune_gui.widgets.keypad import PinPad, PinTwice
 from famtune_gui.widgets.pickers import Switch
 
 
@@ -42,10 +41,10 @@ class PinGate(QWidget):
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self._first: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 8)
         self.pad = PinPad()
+        self.twice = PinTwice(self.pad, "Choose a parental PIN (4 to 8 digits)")
         layout.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignHCenter)
         self.forgot_button = QPushButton("Forgot the PIN?")
         layout.addWidget(self.forgot_button, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -56,7 +55,7 @@ class PinGate(QWidget):
         self.reset()
 
     def reset(self) -> None:
-        self._first = None
+        self.twice.forget()
         self.pad.clear()
         self.forgot_button.setVisible(self.session.pin_set)
         if self.session.pin_set:
@@ -64,7 +63,7 @@ class PinGate(QWidget):
             if not self.pad.paused:
                 self.pad.set_message("")
         else:
-            self.pad.title.setText("Choose a parental PIN (4 to 8 digits)")
+            self.twice.start_over()
             self.pad.set_message("It protects safety settings, data erasure and kiosk exit.")
 
     def submit(self, pin: str) -> None:
@@ -94,16 +93,9 @@ class PinGate(QWidget):
         self.pad.setEnabled(True)
         self.pad.set_message(plain_error(exc, "checking the PIN"), error=True)
 
-    def _choose(self, pin: str) -> None:
-        if self._first is None:
-            self._first = pin
-            self.pad.title.setText("Enter the new PIN again")
-            self.pad.set_message("")
-            return
-        if pin != self._first:
-            self._first = None
-            self.pad.title.setText("Choose a parental PIN (4 to 8 digits)")
-            self.pad.set_message("The two PINs were different. Start again.", error=True)
+    def _choose(self, entered: str) -> None:
+        pin = self.twice.entered(entered)
+        if pin is None:
             return
 
         def done(code: str) -> None:
@@ -175,19 +167,11 @@ class Switches(QWidget):
 
     def _new_pin(self, current: str) -> None:
         dialog = PinDialog("Change the PIN", "Enter the new PIN", parent=self)
-        first: list[str] = []
+        twice = PinTwice(dialog.pad, "Enter the new PIN")
 
-        def entered(pin: str) -> None:
-            if not first:
-                first.append(pin)
-                dialog.pad.setEnabled(True)
-                dialog.pad.title.setText("Enter the new PIN again")
-                dialog.pad.set_message("")
-                return
-            if pin != first[0]:
-                first.clear()
-                dialog.refused("The two PINs were different. Start again.")
-                dialog.pad.title.setText("Enter the new PIN")
+        def entered(typed: str) -> None:
+            pin = twice.entered(typed)
+            if pin is None:
                 return
 
             def changed(_new: bool) -> None:

@@ -21,9 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import app as actions
-from engine.domain.audit import EVENT_TYPES, ChainReport
-from engine.safety import member_name
-from engine.schema.profiles import FamilyProfile
+from engine.app import AUDIT_EVENT_TYPES, ChainReport, FamilyProfile, member_name
 from famtune_gui.audit_words import details_words, event_words
 from famtune_gui.pin_prompt import ask_pin
 from famtune_gui.qtmodels import OBJECT_ROLE, AuditTableModel
@@ -185,7 +183,7 @@ class AuditLog(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
         self.filter = ChoiceButton(
-            [("", "All events")] + [(t, event_words(t)) for t in EVENT_TYPES]
+            [("", "All events")] + [(t, event_words(t)) for t in AUDIT_EVENT_TYPES]
         )
         self.refresh_button = QPushButton("Refresh")
         self.verify_button = QPushButton("Verify chain")

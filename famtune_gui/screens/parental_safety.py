@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.app import CATEGORIES, SCREENS, TimeRestriction, normalize_topic
 from engine.base.vocabulary import RATINGS
-from engine.domain.catalog import CATEGORIES
-from engine.schema.profiles import SCREENS, TimeRestriction, normalize_topic
 from famtune_gui.fmt import (
     DAY_SHORT,
     SCHOOL_NIGHTS,

@@ -18,14 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.app import CATEGORIES, SCREENS
 from engine.base.vocabulary import RATINGS
-from engine.domain.catalog import CATEGORIES
-from engine.schema.profiles import SCREENS
 from famtune_gui.fmt import SCHOOL_NIGHTS, slug, span_text, words
 from famtune_gui.recovery import CodeCard
 from famtune_gui.theme import role
 from famtune_gui.widgets.chips import ChipGroup
-from famtune_gui.widgets.keypad import PinPad
+from famtune_gui.widgets.keypad import PinPad, PinTwice
 from famtune_gui.widgets.limited_edit import LimitedField
 from famtune_gui.widgets.pickers import ChoiceButton, Segmented, Stepper, TimePicker
 
@@ -232,30 +231,25 @@ class PinPage(SetupPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pad = PinPad("Choose a PIN (4 to 8 digits)", side_by_side=True)
+        choose = "Choose a PIN (4 to 8 digits)"
+        self.pad = PinPad(choose, side_by_side=True)
         self.pad.set_message(WHY_PIN)  # in the pad's message lines: the keys fit the step
+        self.twice = PinTwice(self.pad, choose, "Enter the same PIN again")
         self.column.addWidget(self.pad)
         self.column.addStretch(1)
-        self._first: str | None = None
         self.pin: str | None = None
         self.pad.submitted.connect(self._entered)
 
-    def _entered(self, pin: str) -> None:
-        if self._first is None:
-            self._first = pin
+    def _entered(self, typed: str) -> None:
+        if not self.twice.confirming:
             self.pin = None
-            self.pad.title.setText("Enter the same PIN again")
-            self.pad.set_message("")
-            return
-        if pin != self._first:
-            self._first = None
-            self.pad.title.setText("Choose a PIN (4 to 8 digits)")
-            self.pad.set_message("The two PINs were different. Start again.", error=True)
+        pin = self.twice.entered(typed)
+        if pin is None:
             return
         self.pin = pin
         self.pad.title.setText("PIN chosen")
         self.pad.set_message("Tap Next. (To choose another, type it again.)")
-        self._first = None
+        self.twice.forget()
         self.changed.emit()
 
     def problem(self) -> str:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.general.recommendation import Recommendation, Source
+from engine.app import Recommendation, Source
 from famtune_gui.fmt import words
 from famtune_gui.qtmodels import ObjectListModel
 from famtune_gui.theme import icon, kinetic, restyle, role

@@ -154,3 +154,52 @@ class PinPad(QWidget):
     def _show(self) -> None:
         shown = "●" * len(self._digits) + "○" * max(0, MIN_DIGITS - len(self._digits))
         self.dots.setText(shown)
+
+
+class PinTwice:
+    """Choosing a new PIN on ``pad``: typed once, then again to confirm. Two different PINs
+    start over, with a message; the words of each step are the caller's (``first_title``,
+    ``again_title``). The caller feeds what the pad submits to :meth:`entered`. Used wherever
+    a PIN is chosen: the first PIN, changing it, recovering it, the set-up step."""
+
+    AGAIN = "Enter the new PIN again"
+    DIFFERENT = "The two PINs were different. Start again."
+
+    def __init__(self, pad: PinPad, first_title: str, again_title: str = AGAIN) -> None:
+        self.pad = pad
+        self.first_title = first_title
+        self.again_title = again_title
+        self._first: str | None = None
+
+    @property
+    def confirming(self) -> bool:
+        """The first PIN is typed; the next one must be the same."""
+        return self._first is not None
+
+    def entered(self, pin: str) -> str | None:
+        """The chosen PIN when ``pin`` confirms the first one, else None (the pad now asks for
+        it again, or to start over). The first PIN is kept after a match, so that typing it
+        once more retries when what the caller did with it failed; :meth:`start_over` or
+        :meth:`forget` ends that."""
+        if self._first is None:
+            self._first = pin
+            self.pad.setEnabled(True)
+            self.pad.title.setText(self.again_title)
+            self.pad.set_message("")
+            return None
+        if pin != self._first:
+            self._first = None
+            self.pad.setEnabled(True)
+            self.pad.title.setText(self.first_title)
+            self.pad.set_message(self.DIFFERENT, error=True)
+            return None
+        return pin
+
+    def forget(self) -> None:
+        """Forget the first PIN (the pad's words stay)."""
+        self._first = None
+
+    def start_over(self) -> None:
+        """Forget the first PIN and ask for one with the first step's words."""
+        self._first = None
+        self.pad.title.setText(self.first_title)

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
+from engine import app as actions
 from engine.domain import audit, pin, pin_recovery
 from famtune_gui.mainwindow import MainWindow
 from famtune_gui.recovery import CodeDialog, RecoveryDialog
@@ -19,6 +20,7 @@ from famtune_gui.screens.parental import ParentalScreen
 from famtune_gui.session import EngineSession
 from famtune_gui.widgets.dialogs import ConfirmDialog, PinDialog, TextPrompt, TouchDialog
 from famtune_gui.widgets.keyboard import enable_keyboard
+from famtune_gui.widgets.keypad import PinPad, PinTwice
 from tests.gui.conftest import PIN, WAIT_MS, settle, tap
 
 
@@ -89,6 +91,63 @@ def test_a_forgotten_pin_is_replaced_with_the_recovery_code(
         assert len(audit.list_events(db, event_type="pin_recovery_failed")) == 1
     parents.gate.pad.type_pin("1357")
     qtbot.waitUntil(lambda: session.lock.unlocked, timeout=WAIT_MS)
+
+
+def test_a_new_pin_is_typed_twice_with_the_same_words_wherever_it_is_chosen(
+    qtbot: QtBot, window: MainWindow, session: EngineSession, code: str
+) -> None:
+    """The recovery dialog and changing the PIN share one step (PinTwice): the second try's
+    title, the words for two different PINs, and a start over with the first step's title."""
+    parents = window.show_screen("parents")
+    assert isinstance(parents, ParentalScreen)
+    tap(parents.gate.forgot_button)
+    recovery = _visible(RecoveryDialog)
+    assert isinstance(recovery, RecoveryDialog)
+    recovery.code_field.edit.setText(code)
+    tap(recovery.next_button)
+    assert recovery.step == "pin"
+    first_title = recovery.pad.title.text()
+    recovery.pad.type_pin("1357")
+    assert recovery.pad.title.text() == PinTwice.AGAIN
+    recovery.pad.type_pin("2468")
+    assert recovery.pad.title.text() == first_title
+    assert recovery.pad.message.text() == PinTwice.DIFFERENT
+    assert recovery.step == "pin"  # nothing was sent to the engine
+    tap(recovery.cancel_button)
+
+    parents.gate.pad.type_pin(PIN)
+    qtbot.waitUntil(lambda: session.lock.unlocked, timeout=WAIT_MS)
+    parents.switches.change_pin()
+    qtbot.waitUntil(lambda: _visible(PinDialog) is not None, timeout=WAIT_MS)
+    current = _visible(PinDialog)
+    assert isinstance(current, PinDialog)
+    current.pad.type_pin(PIN)
+    qtbot.waitUntil(lambda: _visible(PinDialog) not in (None, current), timeout=WAIT_MS)
+    change = _visible(PinDialog)
+    assert isinstance(change, PinDialog)
+    change.pad.type_pin("97531")
+    assert change.pad.title.text() == PinTwice.AGAIN and change.pad.isEnabled()
+    change.pad.type_pin("13579")
+    assert change.pad.title.text() == "Enter the new PIN"
+    assert change.pad.message.text() == PinTwice.DIFFERENT and change.pad.isEnabled()
+    tap(change.cancel_button)
+    settle(qtbot, session)
+    assert actions.check_pin(session.ft, PIN).ok  # unchanged
+
+
+def test_pin_twice_keeps_the_first_pin_after_a_match_until_told(qtbot: QtBot) -> None:
+    """After a match the same PIN retries (a failed save), until ``forget``/``start_over``."""
+    pad = PinPad("Choose")
+    qtbot.addWidget(pad)
+    twice = PinTwice(pad, "Choose", "Again")
+    assert twice.entered("1234") is None and twice.confirming
+    assert twice.entered("1234") == "1234"
+    assert twice.entered("1234") == "1234"  # a retry
+    twice.forget()
+    assert not twice.confirming and pad.title.text() == "Again"
+    assert twice.entered("5678") is None
+    twice.start_over()
+    assert not twice.confirming and pad.title.text() == "Choose"
 
 
 def test_the_kiosk_exit_offers_recovery_too(

@@ -115,10 +115,14 @@ class FineTuningConfig(BaseModel):
     )
     scorer_epochs: int = Field(1, ge=1, le=20, description="Passes of the pointwise scorer.")
     # The upper layers' saved activations grow with the prompts in one pass (about 0.5 MB a
-    # token with 8 LoRA layers): measured on 2 cores, a step of 16 prompts peaked at 1,231 MB
-    # in one pass, 814 MB in passes of 4 (9% slower), 741 MB in passes of 2 (22% slower).
+    # token with 8 LoRA layers). Measured on 2 cores (2026-12-04, bench_training.py --only
+    # ours --steps 8 --micro N, peak RSS of the worker): passes of 4 prompts 892 MB, of 3
+    # 832 MB, of 2 764 MB, at 240, 202 and 204 tokens per CPU-second. With the main process
+    # (173 MB while the worker trains: the safety validator's spaCy lemmatizer) passes of 4
+    # put the process tree at 1,068-1,088 MB, over the 1,024 MB it must stay within on this
+    # machine; passes of 2 keep it near 940 MB, about 15% slower.
     scorer_micro_batch_size: int = Field(
-        4, ge=1, le=256, description="Prompts per forward/backward pass of the pointwise scorer."
+        2, ge=1, le=256, description="Prompts per forward/backward pass of the pointwise scorer."
     )
     ranker_candidates: int = Field(
         15, ge=2, le=50, description="The general engine's best items the family model scores."

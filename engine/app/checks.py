@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.app.families import load_profile
 from engine.base.vocabulary import PrivacyLevel
-from engine.domain import audit, families
+from engine.domain import audit
 from engine.domain.home import Famtune
 from engine.safety import SafetyItem, SafetyValidator, SafetyVerdict, parse_item
 from engine.schema.profiles import load_json_text
@@ -66,8 +67,7 @@ def check_item(
     """Judge ``item`` for ``members`` of the family (default: everyone) at ``at`` (default:
     now) under the configured rating cap; a block is audited."""
     validator = SafetyValidator(rating_cap=ft.config.max_content_rating_cap)
-    with ft.db.read() as session:
-        profile = families.get_profile(session, family_id=family_id)
+    profile = load_profile(ft, family_id)
     verdict = validator.check(profile, item, members=members, at=at)
     if not verdict.allowed:
         with ft.db.write() as session:
@@ -86,8 +86,7 @@ def scrub_text(ft: Famtune, *, family_id: str, text: str, level: str | None = No
     anything but an explicit "standard" keeps no free text (fail closed)."""
     from engine.privacy import PrivacyFilter
 
-    with ft.db.read() as session:
-        profile = families.get_profile(session, family_id=family_id)
+    profile = load_profile(ft, family_id)
     wanted: Any = level or getattr(ft.config, "privacy_level", "standard")
     chosen: PrivacyLevel = "standard" if wanted == "standard" else "strict"
     return Scrubbed(chosen, PrivacyFilter(profile, level=chosen).scrub(text))

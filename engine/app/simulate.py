@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from engine.app.families import load_profile
 from engine.base.errors import FamtuneError, ValidationFailed
-from engine.domain import families
 from engine.domain.catalog import Catalog
 from engine.domain.interactions import InteractionLog
 from engine.sim.recommenders import app_recommender
@@ -94,8 +94,7 @@ def simulate(
     if out is not None and not out.parent.is_dir():
         raise FamtuneError(f"cannot write {out}: {out.parent} is not a directory")
     ft = log.ft
-    with ft.db.read() as session:
-        profile = families.get_profile(session, family_id=family_id)
+    profile = load_profile(ft, family_id)
     catalog = Catalog(ft).items()
     sim = FamilySimulator(profile, catalog, seed, archetype=archetype)
     shows = app_recommender(profile, catalog, seed=seed)

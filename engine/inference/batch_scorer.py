@@ -61,6 +61,17 @@ def groups(bodies: Sequence[Sequence[int]], *, max_sequences: int = MAX_SEQUENCE
     return out
 
 
+def set_lora(lib: Any, ctx: Any, handle: Any) -> None:
+    """Switch a llama.cpp context to the adapter ``handle`` at scale 1 (None: no adapter)."""
+    if handle is None:
+        code = lib.llama_set_adapters_lora(ctx, None, 0, None)
+    else:
+        handles = (lib.llama_adapter_lora_p_ctypes * 1)(handle)
+        code = lib.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(1.0))
+    if code != 0:
+        raise FamtuneError(f"llama.cpp could not switch adapters (code {code})")
+
+
 class BatchScorer:
     """A second llama.cpp context on the service's model, for pointwise scoring."""
 
@@ -92,19 +103,11 @@ class BatchScorer:
         return self._adapter
 
     def set_adapter(self, handle: Any) -> None:
-        """Apply ``handle`` (None: the base model alone); a change empties the cache."""
-        if handle is self._adapter:
-            return
-        lib = self._lib
-        if handle is None:
-            code = lib.llama_set_adapters_lora(self._ctx, None, 0, None)
-        else:
-            handles = (lib.llama_adapter_lora_p_ctypes * 1)(handle)
-            code = lib.llama_set_adapters_lora(self._ctx, handles, 1, (ctypes.c_float * 1)(1.0))
-        if code != 0:
-            raise FamtuneError(f"llama.cpp could not switch adapters (code {code})")
-        self._adapter = handle
-        self._clear()
+        """Apply ``handle`` (None: the base model alone) to the scores that follow (each
+        request starts from an empty cache, so nothing computed with another adapter stays)."""
+        if handle is not self._adapter:
+            set_lora(self._lib, self._ctx, handle)
+            self._adapter = handle
 
     def score(self, head: list[int], bodies: Sequence[list[int]], yes: int, no: int,
               deadline: float | None) -> Scored:  # fmt: skip

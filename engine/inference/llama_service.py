@@ -41,7 +41,7 @@ from engine.base.errors import FamtuneError, ModelFileError, ValidationFailed
 from engine.base.fileio import file_sha256
 from engine.gguf.checks import check_servable_model
 from engine.gguf.lora import verify_lora_gguf
-from engine.inference.batch_scorer import BatchScorer
+from engine.inference.batch_scorer import BatchScorer, set_lora
 
 log = logging.getLogger(__name__)
 
@@ -302,15 +302,7 @@ class LlamaService:
         return entry
 
     def _apply(self, entry: _Adapter | None) -> None:
-        lib = _lib()
-        if entry is None:
-            code = lib.llama_set_adapters_lora(self._llm.ctx, None, 0, None)
-        else:
-            handles = (lib.llama_adapter_lora_p_ctypes * 1)(entry.handle)
-            scales = (ctypes.c_float * 1)(1.0)
-            code = lib.llama_set_adapters_lora(self._llm.ctx, handles, 1, scales)
-        if code != 0:
-            raise FamtuneError(f"llama.cpp could not switch adapters (code {code})")
+        set_lora(_lib(), self._llm.ctx, None if entry is None else entry.handle)
         self._active = entry
         self._invalidate_cache()
 

@@ -120,7 +120,8 @@ class FineTuningConfig(BaseModel):
     # 832 MB, of 2 764 MB, at 240, 202 and 204 tokens per CPU-second. With the main process
     # (173 MB while the worker trains: the safety validator's spaCy lemmatizer) passes of 4
     # put the process tree at 1,068-1,088 MB, over the 1,024 MB it must stay within on this
-    # machine; passes of 2 keep it near 940 MB, about 15% slower.
+    # machine; passes of 2 kept it at 957 MB. The cost: 15% fewer tokens per CPU-second in
+    # that bench; in the CLI runs the scorer took 300 s against 233 s (+29%).
     scorer_micro_batch_size: int = Field(
         2, ge=1, le=256, description="Prompts per forward/backward pass of the pointwise scorer."
     )

@@ -32,16 +32,28 @@ sys.path.insert(0, str(ROOT))
 from engine.ranker.metrics import wilson  # noqa: E402
 
 
-def tree_peak(pid: int, stop: threading.Event, out: list[float]) -> None:
-    """The largest sum of RSS over ``pid`` and its descendants, sampled every 0.1 s."""
+def tree_peak(pid: int, stop: threading.Event, out: list[Any]) -> None:
+    """The largest sum of RSS over ``pid`` and its descendants, sampled every 0.1 s, in
+    ``out[0]``; in ``out[1]`` each process's share of it (MB, by its module or command)."""
     root = psutil.Process(pid)
     while not stop.is_set():
         try:
             tree = [root, *root.children(recursive=True)]
-            out[0] = max(out[0], sum(p.memory_info().rss for p in tree) / 2**20)
+            sizes = [(p, p.memory_info().rss / 2**20) for p in tree]
+            total = sum(mb for _, mb in sizes)
+            if total > out[0]:
+                out[0], out[1] = total, {_name(p): round(mb) for p, mb in sizes}
         except psutil.Error:
             pass
         time.sleep(0.1)
+
+
+def _name(proc: psutil.Process) -> str:
+    """'engine.training.worker' for ``python -m engine.training.worker``, else the program."""
+    cmd = proc.cmdline()
+    if "-m" in cmd and cmd.index("-m") + 1 < len(cmd):
+        return f"{cmd[cmd.index('-m') + 1]} ({proc.pid})"
+    return f"{Path(cmd[0]).name if cmd else '?'} ({proc.pid})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report: dict[str, Any] = {"family": family, "rows": args.rows, "home": str(home),
                               "before": ask()}  # fmt: skip
-    peak = [0.0]
+    peak: list[Any] = [0.0, {}]
     stop = threading.Event()
     started = time.monotonic()
     proc = subprocess.Popen([*cli, "train", "--family", family], stdout=subprocess.PIPE,
@@ -118,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     stop.set()
     result = json.loads(out) if proc.returncode == 0 else err[-800:]
     report["train"] = {"exit": proc.returncode, "wallS": round(time.monotonic() - started, 1),
-                       "treePeakMb": round(peak[0]), "result": result}  # fmt: skip
+                       "treePeakMb": round(peak[0]), "treePeakBy": peak[1],
+                       "result": result,
+                       "plan": [line for line in err.splitlines() if " examples, " in line][:1]}
     report["after"] = ask()
     report["warm"] = warm(home, family, moments)
     print(json.dumps(report, indent=2) if args.json else report)

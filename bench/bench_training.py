@@ -12,9 +12,10 @@ Both run in their own subprocess under ``/usr/bin/time -v`` (peak RSS = "Maximum
 set size"; without /usr/bin/time, ``getrusage(RUSAGE_CHILDREN)`` is read instead and the
 report says so). Both get the same pre-tokenized examples (so neither loads the tokenizer
 while training), the same batch size, sequence cap, epochs or step cap, learning rate, seed,
-torch thread count and ``OMP_WAIT_POLICY``. The baseline is transformers' defaults: the
-bf16 base, LoRA through peft, the model's own causal-LM loss over the full sequence with
-the prompt labels masked (-100), dynamic padding, no gradient checkpointing.
+torch thread count, ``OMP_WAIT_POLICY`` and ``GOMP_SPINCOUNT``. The baseline is
+transformers' defaults: the bf16 base, LoRA through peft, the model's own causal-LM loss
+over the full sequence with the prompt labels masked (-100), dynamic padding, no gradient
+checkpointing.
 
 Tokens/s counts the prompt + response tokens actually processed (padding excluded) during
 the training loop (model loading excluded; wall time is reported separately).
@@ -165,10 +166,13 @@ def _children_peak_mb() -> float:
 
 
 def bench_env(threads: int) -> dict[str, str]:
+    from engine.training.worker import OMP_SPIN_COUNT
+
     env = dict(os.environ)
     env.update(
         OMP_NUM_THREADS=str(threads),
         OMP_WAIT_POLICY=env.get("OMP_WAIT_POLICY", "PASSIVE"),
+        GOMP_SPINCOUNT=env.get("GOMP_SPINCOUNT", OMP_SPIN_COUNT),
         PYTHONPATH=str(ROOT),
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -525,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_baseline(args, cache, tokens, work, steps))
         report = {
             "machine": f"{os.cpu_count()} cores, {args.threads} torch threads, "
-            f"OMP_WAIT_POLICY={bench_env(args.threads)['OMP_WAIT_POLICY']}",
+            f"OMP_WAIT_POLICY={bench_env(args.threads)['OMP_WAIT_POLICY']}, "
+            f"GOMP_SPINCOUNT={bench_env(args.threads)['GOMP_SPINCOUNT']}",
             "data": {
                 "source": source,
                 "examples": len(data),

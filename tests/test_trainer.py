@@ -109,6 +109,15 @@ def test_events_round_trip_and_jsonl_sink(tmp_path: Path) -> None:
     assert [r["step"] for r in rows] == [1, 2] and rows[1]["rss_mb"] == 600.0
 
 
+def test_the_worker_waits_passively_after_a_short_spin() -> None:
+    from engine.training.worker import OMP_SPIN_COUNT, worker_env
+
+    env = worker_env({"PATH": "/usr/bin"})
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert env["GOMP_SPINCOUNT"] == OMP_SPIN_COUNT and 0 < int(OMP_SPIN_COUNT) <= 100_000
+    assert worker_env({"GOMP_SPINCOUNT": "0"})["GOMP_SPINCOUNT"] == "0"  # the operator's choice
+
+
 def test_chunked_head_gradient_matches_naive(training_cache: Path) -> None:
     import torch
     from safetensors import safe_open

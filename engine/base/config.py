@@ -121,7 +121,9 @@ class FineTuningConfig(BaseModel):
     # (173 MB while the worker trains: the safety validator's spaCy lemmatizer) passes of 4
     # put the process tree at 1,068-1,088 MB, over the 1,024 MB it must stay within on this
     # machine; passes of 2 kept it at 957 MB. The cost: 15% fewer tokens per CPU-second in
-    # that bench; in the CLI runs the scorer took 300 s against 233 s (+29%).
+    # that bench; in the CLI runs the scorer took 300 s against 233 s (+29%). With the worker's
+    # short OpenMP spin (engine.training.worker.OMP_SPIN_COUNT) a 399-slate `train` took 267 s
+    # in passes of 2, the tree at 961 MB.
     scorer_micro_batch_size: int = Field(
         2, ge=1, le=256, description="Prompts per forward/backward pass of the pointwise scorer."
     )

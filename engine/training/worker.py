@@ -41,14 +41,13 @@ _ERRORS: dict[str, type[FamtuneError]] = {"MemoryBudgetExceeded": MemoryBudgetEx
 WORKER_NICENESS = 10
 """Added to the worker's nice value: training yields the CPU to the app and to inference."""
 OMP_SPIN_COUNT = "10000"
-"""How long (libgomp's ``GOMP_SPINCOUNT``, busy-wait iterations: microseconds) a torch
-thread waits for the next parallel region before it sleeps. Passive waiting alone (0) puts
-both threads to sleep between the thousands of small operations of each step. Measured on 2
-cores (2026-12-04, ``bench/bench_training.py --only ours --micro 2``, the scorer's examples):
-quiet, 20 steps: 231 tokens/s passive, 323 with 10,000 (1.40x; 100,000: 472 tokens/s with
-passes of 3, against 419 at 10,000 and 263 passive); beside two busy loops at normal priority,
-6 steps: 17.5 tokens/s passive, 20.2 with 10,000 (the worker is niced, so it runs on what
-is left either way). Peak RSS the same (771 and 766 MB)."""
+"""How many busy-wait iterations (libgomp's ``GOMP_SPINCOUNT``) a torch thread spends waiting
+for the next parallel region before it sleeps. Passive waiting alone (0) puts both threads
+to sleep between the thousands of small operations of each step. Measured on 2 cores
+(2026-12-04, ``bench/bench_training.py --only ours --micro 2``, the scorer's examples): quiet,
+20 steps: 231 tokens/s passive, 323 with 10,000 (1.40x), peak RSS 771 and 769 MB; beside two
+busy loops at normal priority, 6 steps: 17.5 tokens/s passive, 20.2 with 10,000 (the worker
+is niced, so it runs on what they leave either way)."""
 
 
 def worker_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
